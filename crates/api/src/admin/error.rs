@@ -1,0 +1,72 @@
+//! The admin layer's one error type and its wire form `{"error":{"code","message"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use wabahook_store::StoreError;
+
+use crate::world::WorldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AdminError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            AdminError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AdminError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AdminError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AdminError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AdminError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        WorldError::from(e).into()
+    }
+}
+
+impl From<WorldError> for AdminError {
+    fn from(e: WorldError) -> Self {
+        match e {
+            WorldError::Invalid(m) => AdminError::Invalid(m),
+            WorldError::NotFound(m) => AdminError::NotFound(m),
+            WorldError::Conflict(m) => AdminError::Conflict(m),
+            WorldError::Store(e) => AdminError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if let AdminError::Internal(detail) = &self {
+            tracing::error!(%detail, "admin call failed");
+        }
+        (
+            status,
+            Json(json!({"error": {"code": code, "message": self.to_string()}})),
+        )
+            .into_response()
+    }
+}

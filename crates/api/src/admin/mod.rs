@@ -1,0 +1,109 @@
+//! The admin API under `/admin/v1`: the sandbox's control plane for the simulated world.
+//! JSON in and out, bearer admin token, errors as `{"error":{"code","message"}}`.
+
+mod error;
+mod resources;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use wabahook_model::secrets;
+
+pub use error::AdminError;
+
+use crate::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/businesses",
+            post(resources::create_business).get(resources::list_businesses),
+        )
+        .route("/businesses/{id}", get(resources::get_business))
+        .route(
+            "/wabas",
+            post(resources::create_waba).get(resources::list_wabas),
+        )
+        .route("/wabas/{id}", get(resources::get_waba))
+        .route(
+            "/phone_numbers",
+            post(resources::create_phone_number).get(resources::list_phone_numbers),
+        )
+        .route("/phone_numbers/{id}", get(resources::get_phone_number))
+        .route(
+            "/apps",
+            post(resources::create_app).get(resources::list_apps),
+        )
+        .route("/apps/{id}", get(resources::get_app))
+        .route(
+            "/app_access",
+            post(resources::create_app_access).get(resources::list_app_access),
+        )
+        .route(
+            "/tokens",
+            post(resources::create_token).get(resources::list_tokens),
+        )
+        .route("/tokens/{id}", get(resources::get_token))
+        .fallback(|| async { AdminError::NotFound("no such admin resource".into()) })
+        .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state, require_admin_token))
+}
+
+/// Lets a request through only with `Authorization: Bearer <admin token>`.
+async fn require_admin_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AdminError> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match presented {
+        Some(t)
+            if !state.config.admin_token.is_empty()
+                && secrets::constant_time_eq(t.as_bytes(), state.config.admin_token.as_bytes()) =>
+        {
+            Ok(next.run(req).await)
+        }
+        Some(_) => Err(AdminError::Unauthorized("the admin token is not valid")),
+        None => Err(AdminError::Unauthorized(
+            "send the admin token as Authorization: Bearer <token>",
+        )),
+    }
+}
+
+/// A JSON request body with the admin API's own errors for bad JSON, wrong types and size.
+pub struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminError> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            if !ct.starts_with("application/json") {
+                return Err(AdminError::Invalid(
+                    "the request body must be JSON (Content-Type: application/json)".into(),
+                ));
+            }
+        }
+        let limit = state.config.max_body_bytes;
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| AdminError::TooLarge(limit))?;
+        serde_json::from_slice(&bytes)
+            .map(AdminJson)
+            .map_err(|e| AdminError::Invalid(format!("invalid request body: {e}")))
+    }
+}

@@ -1,0 +1,230 @@
+//! Graph call parameters, gathered the way Graph accepts them: query string, JSON body,
+//! form-encoded body or multipart form (as `curl -F` sends). Body values win over query values.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{header, HeaderMap};
+use serde_json::{Map, Value};
+
+use super::error::GraphError;
+
+#[derive(Debug, Clone)]
+enum Param {
+    Text(String),
+    Json(Value),
+}
+
+#[derive(Debug, Default)]
+pub struct Params {
+    values: HashMap<String, Param>,
+}
+
+impl Params {
+    /// Reads every parameter of `req`, refusing bodies over `limit` bytes.
+    pub async fn from_request(req: Request, limit: usize) -> Result<(HeaderMap, Self), GraphError> {
+        let (parts, body) = req.into_parts();
+        let mut params = Params::default();
+        if let Some(q) = parts.uri.query() {
+            for (k, v) in form_pairs(q.as_bytes())? {
+                params.values.insert(k, Param::Text(v));
+            }
+        }
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| GraphError::PayloadTooLarge(limit))?;
+        if !bytes.is_empty() {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if content_type.starts_with("application/json") {
+                let value: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| GraphError::param(format!("Invalid JSON in request body: {e}")))?;
+                let Value::Object(map) = value else {
+                    return Err(GraphError::param("The JSON request body must be an object"));
+                };
+                for (k, v) in map {
+                    params.values.insert(k, Param::Json(v));
+                }
+            } else if content_type.starts_with("multipart/form-data") {
+                let req = Request::from_parts(parts.clone(), Body::from(bytes));
+                let mut form = Multipart::from_request(req, &())
+                    .await
+                    .map_err(|e| GraphError::param(format!("Invalid multipart body: {e}")))?;
+                while let Some(field) = form
+                    .next_field()
+                    .await
+                    .map_err(|e| GraphError::param(format!("Invalid multipart body: {e}")))?
+                {
+                    let Some(name) = field.name().map(str::to_owned) else {
+                        continue;
+                    };
+                    let text = field.text().await.map_err(|e| {
+                        GraphError::param(format!("Invalid multipart field {name}: {e}"))
+                    })?;
+                    params.values.insert(name, Param::Text(text));
+                }
+            } else {
+                // Graph treats a body without a JSON or multipart type as a form.
+                for (k, v) in form_pairs(&bytes)? {
+                    params.values.insert(k, Param::Text(v));
+                }
+            }
+        }
+        Ok((parts.headers, params))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// A string parameter. Numbers are accepted as their decimal text, as Graph does.
+    pub fn string(&self, name: &str) -> Result<Option<String>, GraphError> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some(Param::Text(s)) => Ok(Some(s.clone())),
+            Some(Param::Json(Value::String(s))) => Ok(Some(s.clone())),
+            Some(Param::Json(Value::Number(n))) => Ok(Some(n.to_string())),
+            Some(Param::Json(Value::Null)) => Ok(None),
+            Some(Param::Json(_)) => {
+                Err(GraphError::param(format!("Param {name} must be a string")))
+            }
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, GraphError> {
+        let bad = || GraphError::param(format!("Param {name} must be a boolean"));
+        match self.values.get(name) {
+            None | Some(Param::Json(Value::Null)) => Ok(None),
+            Some(Param::Json(Value::Bool(b))) => Ok(Some(*b)),
+            Some(Param::Json(Value::String(s))) | Some(Param::Text(s)) => match s.as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(bad()),
+            },
+            Some(Param::Json(_)) => Err(bad()),
+        }
+    }
+
+    /// A list of strings: a JSON array, or text holding a JSON array or a comma-separated list.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, GraphError> {
+        let bad = || {
+            GraphError::param(format!(
+                "Param {name} must be an array of strings or a comma-separated list"
+            ))
+        };
+        let from_array = |items: &Vec<Value>| -> Result<Vec<String>, GraphError> {
+            items
+                .iter()
+                .map(|v| v.as_str().map(|s| s.trim().to_string()).ok_or_else(bad))
+                .collect()
+        };
+        let list = match self.values.get(name) {
+            None | Some(Param::Json(Value::Null)) => return Ok(None),
+            Some(Param::Json(Value::Array(items))) => from_array(items)?,
+            Some(Param::Json(Value::String(s))) | Some(Param::Text(s)) => {
+                let t = s.trim();
+                if t.starts_with('[') {
+                    match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Array(items)) => from_array(&items)?,
+                        _ => return Err(bad()),
+                    }
+                } else {
+                    t.split(',').map(|p| p.trim().to_string()).collect()
+                }
+            }
+            Some(Param::Json(_)) => return Err(bad()),
+        };
+        Ok(Some(list.into_iter().filter(|s| !s.is_empty()).collect()))
+    }
+
+    /// A JSON object parameter, given as JSON or as text holding a JSON object.
+    pub fn object(&self, name: &str) -> Result<Option<Map<String, Value>>, GraphError> {
+        let bad = || GraphError::param(format!("Param {name} must be a JSON object"));
+        match self.values.get(name) {
+            None | Some(Param::Json(Value::Null)) => Ok(None),
+            Some(Param::Json(Value::Object(m))) => Ok(Some(m.clone())),
+            Some(Param::Json(Value::String(s))) | Some(Param::Text(s)) => {
+                match serde_json::from_str::<Value>(s) {
+                    Ok(Value::Object(m)) => Ok(Some(m)),
+                    _ => Err(bad()),
+                }
+            }
+            Some(Param::Json(_)) => Err(bad()),
+        }
+    }
+}
+
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, GraphError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
+        .map_err(|e| GraphError::param(format!("Malformed parameters: {e}")))
+}
+
+/// A string field of a JSON object parameter, with the same type rule as [`Params::string`].
+pub fn object_string(
+    obj: &Map<String, Value>,
+    outer: &str,
+    name: &str,
+) -> Result<Option<String>, GraphError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(GraphError::param(format!(
+            "Param {outer}[{name}] must be a string"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, Param)]) -> Params {
+        Params {
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn lists_from_every_shape() {
+        let p = params(&[
+            ("a", Param::Text("messages, account_update".into())),
+            ("b", Param::Text("[\"messages\",\"security\"]".into())),
+            ("c", Param::Json(serde_json::json!(["x", "y"]))),
+            ("d", Param::Json(serde_json::json!([1]))),
+            ("e", Param::Json(serde_json::json!({"k": 1}))),
+        ]);
+        assert_eq!(
+            p.list("a").unwrap().unwrap(),
+            ["messages", "account_update"]
+        );
+        assert_eq!(p.list("b").unwrap().unwrap(), ["messages", "security"]);
+        assert_eq!(p.list("c").unwrap().unwrap(), ["x", "y"]);
+        assert!(p.list("d").is_err());
+        assert!(p.list("e").is_err());
+        assert_eq!(p.list("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn booleans_and_strings() {
+        let p = params(&[
+            ("t", Param::Text("true".into())),
+            ("f", Param::Json(Value::Bool(false))),
+            ("bad", Param::Text("yes".into())),
+            ("obj", Param::Json(serde_json::json!({}))),
+            ("num", Param::Json(serde_json::json!(12))),
+        ]);
+        assert_eq!(p.bool("t").unwrap(), Some(true));
+        assert_eq!(p.bool("f").unwrap(), Some(false));
+        assert!(p.bool("bad").is_err());
+        assert!(p.string("obj").is_err());
+        assert_eq!(p.string("num").unwrap().as_deref(), Some("12"));
+    }
+}

@@ -1,0 +1,146 @@
+//! The verification handshake wabahook performs before it stores a callback URL:
+//! `GET <url>?hub.mode=subscribe&hub.challenge=<random>&hub.verify_token=<token>`, verified only
+//! on HTTP 200 whose body is exactly the challenge.
+
+use std::time::{Duration, Instant};
+
+use wabahook_model::ids;
+
+/// Why a handshake failed, in the terms Meta's 2200/2201 messages use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// The endpoint answered, but not with 200.
+    Status { code: u16, reason: String },
+    /// No usable answer: connection refused, timeout, TLS or protocol failure.
+    /// `curl_errno` follows libcurl's numbering, as Meta's messages do.
+    Transport { curl_errno: u32, message: String },
+    /// 200, but the body was not the challenge.
+    WrongChallenge { expected: String, received: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for verification handshakes: {0}")]
+pub struct VerifierBuildError(#[from] reqwest::Error);
+
+/// Largest handshake response body read; a challenge is a few bytes, anything longer is wrong.
+const MAX_BODY: usize = 64 * 1024;
+
+pub struct CallbackVerifier {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl CallbackVerifier {
+    pub fn new(timeout: Duration, user_agent: &str) -> Result<Self, VerifierBuildError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(user_agent)
+            .build()?;
+        Ok(CallbackVerifier { client, timeout })
+    }
+
+    /// Performs the handshake against `callback_url` with `verify_token`.
+    pub async fn verify(
+        &self,
+        callback_url: &str,
+        verify_token: &str,
+    ) -> Result<(), HandshakeFailure> {
+        let mut url = url::Url::parse(callback_url).map_err(|e| HandshakeFailure::Transport {
+            curl_errno: 3,
+            message: format!("URL using bad/illegal format or missing URL ({e})"),
+        })?;
+        let challenge = ids::new_challenge();
+        url.query_pairs_mut()
+            .append_pair("hub.mode", "subscribe")
+            .append_pair("hub.challenge", &challenge)
+            .append_pair("hub.verify_token", verify_token);
+        let started = Instant::now();
+        // The overall deadline also bounds reading the body, so a trickling endpoint cannot hold
+        // the API call open.
+        let outcome = tokio::time::timeout(self.timeout, async {
+            let mut resp = self.client.get(url).send().await?;
+            let status = resp.status();
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                let room = MAX_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if room < chunk.len() {
+                    break;
+                }
+            }
+            Ok::<_, reqwest::Error>((status, body))
+        })
+        .await;
+        let (status, body) = match outcome {
+            Err(_) => return Err(timed_out(started)),
+            Ok(Err(e)) if e.is_timeout() => return Err(timed_out(started)),
+            Ok(Err(e)) => return Err(transport_failure(&e)),
+            Ok(Ok(answer)) => answer,
+        };
+        if status != reqwest::StatusCode::OK {
+            return Err(HandshakeFailure::Status {
+                code: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("Unknown").to_string(),
+            });
+        }
+        if body != challenge.as_bytes() {
+            let received: String = String::from_utf8_lossy(&body).chars().take(100).collect();
+            return Err(HandshakeFailure::WrongChallenge {
+                expected: challenge,
+                received,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn timed_out(started: Instant) -> HandshakeFailure {
+    HandshakeFailure::Transport {
+        curl_errno: 28,
+        message: format!(
+            "Operation timed out after {} milliseconds with 0 bytes received",
+            started.elapsed().as_millis()
+        ),
+    }
+}
+
+fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
+    // Walk to the innermost cause: reqwest's own text is generic ("error sending request").
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let detail = cause.to_string();
+    let (curl_errno, message) = if e.is_connect() {
+        (7, format!("Failed to connect: {detail}"))
+    } else {
+        (
+            56,
+            format!("Failure when receiving data from the peer: {detail}"),
+        )
+    };
+    HandshakeFailure::Transport {
+        curl_errno,
+        message,
+    }
+}
+
+impl HandshakeFailure {
+    /// Meta's error text, without the `(#code)` prefix.
+    pub fn message(&self) -> String {
+        match self {
+            HandshakeFailure::Status { code, reason } => format!(
+                "Callback verification failed with the following errors: HTTP Status Code = {code}; HTTP Message = {reason}"
+            ),
+            HandshakeFailure::Transport { curl_errno, message } => format!(
+                "Callback verification failed with the following errors: curl_errno = {curl_errno}; curl_error = {message}; HTTP Status Code = 0; HTTP Message = Unknown Response"
+            ),
+            HandshakeFailure::WrongChallenge { expected, received } => format!(
+                "Received an invalid hub.challenge while validating endpoint: expected value=\"{expected}\", received=\"{received}\""
+            ),
+        }
+    }
+}

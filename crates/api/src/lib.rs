@@ -1,0 +1,51 @@
+//! The HTTP surface of wabahook: the Graph-compatible API, the admin API and health probes.
+//!
+//! [`router`] builds one axum `Router` from an [`AppState`]; the server binary only binds it.
+//! Requests flow: router → extractor (params, auth) → handler → [`world`] / store.
+
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod graph;
+pub mod handshake;
+mod health;
+pub mod seed;
+pub mod world;
+
+use std::sync::Arc;
+
+use axum::Router;
+use wabahook_store::DynStore;
+
+pub use config::ApiConfig;
+pub use handshake::CallbackVerifier;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub config: Arc<ApiConfig>,
+    pub verifier: Arc<CallbackVerifier>,
+}
+
+impl AppState {
+    pub fn new(store: DynStore, config: ApiConfig) -> Result<Self, handshake::VerifierBuildError> {
+        let verifier = CallbackVerifier::new(config.handshake_timeout, &config.user_agent)?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            verifier: Arc::new(verifier),
+        })
+    }
+}
+
+/// The whole HTTP application. Graph paths are matched last, so that `/admin/v1/…` and the
+/// probes are never mistaken for Graph object ids.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .nest("/admin/v1", admin::router(state.clone()))
+        .fallback(graph::dispatch)
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

@@ -1,0 +1,114 @@
+//! Graph-style identifiers and opaque secrets.
+//!
+//! Graph ids are decimal strings of 15–17 digits; clients store them as strings and some
+//! validate the shape, so generated ids must look the same.
+
+use rand::distributions::{Alphanumeric, DistString};
+use rand::Rng;
+
+/// A fresh Graph-style id: 15 to 17 decimal digits, never starting with 0.
+pub fn new_graph_id() -> String {
+    let mut rng = rand::thread_rng();
+    let len = rng.gen_range(15..=17);
+    let mut id = String::with_capacity(len);
+    id.push(char::from(b'1' + rng.gen_range(0..9u8)));
+    for _ in 1..len {
+        id.push(char::from(b'0' + rng.gen_range(0..10u8)));
+    }
+    id
+}
+
+/// Whether `s` has the shape of a Graph id.
+pub fn is_graph_id(s: &str) -> bool {
+    (15..=17).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0')
+}
+
+/// A deterministic Graph-style id derived from a stable key, so that declarative seeds that
+/// omit ids still produce the same ids every time they are applied.
+pub fn derived_graph_id(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut n = u128::from_be_bytes(digest[..16].try_into().unwrap_or([0; 16]));
+    // 16 digits, first digit 1..=9.
+    let mut id = String::with_capacity(16);
+    id.push(char::from(b'1' + (n % 9) as u8));
+    n /= 9;
+    for _ in 1..16 {
+        id.push(char::from(b'0' + (n % 10) as u8));
+        n /= 10;
+    }
+    id
+}
+
+/// A 32-character lowercase hex app secret, the shape Meta uses.
+pub fn new_app_secret() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
+/// An opaque system-user access token shaped like Meta's (`EAA…`, long, alphanumeric).
+pub fn new_access_token() -> String {
+    format!(
+        "EAAW{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 180)
+    )
+}
+
+/// A Graph `fbtrace_id`: 23 URL-safe characters.
+pub fn new_fbtrace_id() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut rng = rand::thread_rng();
+    (0..23)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect()
+}
+
+/// A verification-handshake challenge. Meta documents it as an int the endpoint must echo.
+pub fn new_challenge() -> String {
+    rand::thread_rng()
+        .gen_range(1_000_000_000u64..10_000_000_000)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_look_like_graph_ids() {
+        for _ in 0..1000 {
+            let id = new_graph_id();
+            assert!(is_graph_id(&id), "{id}");
+        }
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_graph_shaped() {
+        let a = derived_graph_id("business:Acme");
+        assert_eq!(a, derived_graph_id("business:Acme"));
+        assert_ne!(a, derived_graph_id("business:Other"));
+        assert!(is_graph_id(&a), "{a}");
+    }
+
+    #[test]
+    fn rejects_non_ids() {
+        for bad in [
+            "",
+            "123",
+            "0123456789012345",
+            "12345678901234a",
+            "123456789012345678",
+        ] {
+            assert!(!is_graph_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fbtrace_and_secret_shapes() {
+        assert_eq!(new_fbtrace_id().len(), 23);
+        let s = new_app_secret();
+        assert_eq!(s.len(), 32);
+        assert!(s.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(new_access_token().starts_with("EAA"));
+    }
+}

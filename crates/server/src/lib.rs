@@ -1,0 +1,235 @@
+//! Starting and stopping a wabahook server: open the store, settle the admin token, apply the
+//! seed or create the demo world, bind, serve, and shut down gracefully.
+//!
+//! [`Server::start`] is what both the `wabahook serve` command and the integration tests use,
+//! so the tests exercise exactly the start-up path users get.
+
+pub mod config;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wabahook_api::demo::DemoWorld;
+use wabahook_api::seed::{self, Seed, SeedReport};
+use wabahook_api::AppState;
+use wabahook_model::ids;
+
+pub use config::ServeConfig;
+
+const ADMIN_TOKEN_SETTING: &str = "admin_token";
+pub const DEMO_FILE: &str = "demo.json";
+
+/// What start-up did, for the banner and for tests.
+pub struct Started {
+    pub addr: SocketAddr,
+    pub admin_token: String,
+    /// The demo world, when one exists in the data directory.
+    pub demo: Option<DemoWorld>,
+    /// True when the demo world was created by this start.
+    pub demo_created: bool,
+    pub seed_report: Option<SeedReport>,
+    pub database_url: String,
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    pub info: Started,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Prepares the store and starts serving on `cfg.listen` (port 0 picks a free port).
+    pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        Self::start_on(cfg, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .map(|(info, task)| Server {
+            info,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Like [`Server::start`], on a bound listener, stopping when `shutdown` completes.
+    pub async fn start_on(
+        cfg: ServeConfig,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<(Started, JoinHandle<anyhow::Result<()>>)> {
+        let database_url = cfg.database_url();
+        let store = wabahook_store::open(&database_url)
+            .await
+            .with_context(|| format!("cannot open the store at {database_url}"))?;
+
+        let admin_token = match &cfg.admin_token {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => {
+                store
+                    .setting_or_insert(
+                        ADMIN_TOKEN_SETTING,
+                        &format!("whk_admin_{}", ids::new_app_secret()),
+                    )
+                    .await?
+            }
+        };
+
+        let seed_report = match &cfg.seed {
+            Some(path) => Some(apply_seed(store.as_ref(), path).await?),
+            None => None,
+        };
+
+        let demo_path = cfg.data_dir.join(DEMO_FILE);
+        let mut demo_created = false;
+        let demo = if cfg.demo && cfg.seed.is_none() && store.is_empty().await? {
+            let demo = wabahook_api::demo::create(store.as_ref())
+                .await
+                .context("cannot create the demo world")?;
+            std::fs::create_dir_all(&cfg.data_dir)
+                .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
+            std::fs::write(&demo_path, serde_json::to_vec_pretty(&demo)?)
+                .with_context(|| format!("cannot write {}", demo_path.display()))?;
+            demo_created = true;
+            Some(demo)
+        } else {
+            read_demo(&demo_path)
+        };
+
+        let state = AppState::new(store, cfg.api_config(admin_token.clone())?)?;
+        let app = wabahook_api::router(state);
+        let addr = listener.local_addr()?;
+        let grace = Duration::from_millis(cfg.shutdown_grace_ms);
+        let task = tokio::spawn(async move {
+            let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = graceful_tx.send(());
+            });
+            // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
+            tokio::select! {
+                r = server => r.context("server failed"),
+                _ = async { let _ = graceful_rx.await; tokio::time::sleep(grace).await } => {
+                    tracing::warn!("shutdown grace period over; dropping open connections");
+                    Ok(())
+                }
+            }
+        });
+        Ok((
+            Started {
+                addr,
+                admin_token,
+                demo,
+                demo_created,
+                seed_report,
+                database_url,
+            },
+            task,
+        ))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.info.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("server task panicked")?
+    }
+}
+
+async fn apply_seed(store: &dyn wabahook_store::Store, path: &Path) -> anyhow::Result<SeedReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read seed {}", path.display()))?;
+    let is_toml = path.extension().is_some_and(|e| e == "toml");
+    let seed = Seed::parse(&text, is_toml).with_context(|| format!("seed {}", path.display()))?;
+    seed::apply(store, seed)
+        .await
+        .with_context(|| format!("cannot apply seed {}", path.display()))
+}
+
+fn read_demo(path: &Path) -> Option<DemoWorld> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The start-up text: where the server is, the admin token, the demo world and a `curl` line
+/// that works against it.
+pub fn banner(info: &Started, cfg: &ServeConfig) -> String {
+    let base = format!("http://{}", info.addr);
+    let version = cfg.graph.max_version.as_str();
+    let mut out = format!(
+        "wabahook sandbox listening on {base}\n  store: {}\n  admin token: {}\n",
+        redact(&info.database_url),
+        info.admin_token
+    );
+    if let Some(r) = &info.seed_report {
+        out.push_str(&format!(
+            "  seed applied: {} businesses, {} WABAs, {} phone numbers, {} apps, {} tokens\n",
+            r.businesses, r.wabas, r.phone_numbers, r.apps, r.tokens
+        ));
+        for (app, secret) in &r.generated_secrets {
+            out.push_str(&format!("  generated secret of app {app}: {secret}\n"));
+        }
+        for (id, token) in &r.generated_tokens {
+            out.push_str(&format!("  generated token {id}: {token}\n"));
+        }
+    }
+    if let Some(d) = &info.demo {
+        let file = cfg.data_dir.join(DEMO_FILE);
+        out.push_str(&format!(
+            "\n{} demo world (also in {}):\n  business      {}\n  WABA          {}\n  phone number  {} (+{})\n  app           {}  secret {}\n  access token  {}\n\nSubscribe the demo app to the demo WABA:\n  curl -s -X POST '{base}/{version}/{}/subscribed_apps' -H 'Authorization: Bearer {}'\n",
+            if info.demo_created { "Created the" } else { "The" },
+            file.display(),
+            d.business_id,
+            d.waba_id,
+            d.phone_number_id,
+            d.display_phone_number,
+            d.app_id,
+            d.app_secret,
+            d.access_token,
+            d.waba_id,
+            d.access_token,
+        ));
+    }
+    out
+}
+
+/// A database URL with any password hidden.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:****@h/db"
+        );
+        assert_eq!(super::redact("sqlite://x/y.db"), "sqlite://x/y.db");
+    }
+}

@@ -1,0 +1,117 @@
+//! The `wabahook` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
+use wabahook_server::{banner, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "wabahook",
+    version,
+    about = "WhatsApp Business Account webhooks, self-hosted: sandbox, relay and receiver"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Graph API, the admin API and the delivery workers.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (default: ./wabahook.toml if it exists).
+    #[arg(long, env = "WABAHOOK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory [default: ./wabahook-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH [default: SQLite file in the data directory].
+    #[arg(long)]
+    database: Option<String>,
+    /// Admin API bearer token [default: generated once and kept in the store].
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// Seed file (JSON or TOML) declaring businesses, WABAs, phone numbers, apps and tokens.
+    #[arg(long)]
+    seed: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let flags = FlagOverrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database: args.database,
+        admin_token: args.admin_token,
+        seed: args.seed,
+        log_format: args.log_format,
+    };
+    let cfg = ServeConfig::load(args.config, flags)?;
+    init_logs(cfg.log_format);
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    let (info, task) = Server::start_on(cfg.clone(), listener, shutdown_signal()).await?;
+    print!("{}", banner(&info, &cfg));
+    tracing::info!(addr = %info.addr, "serving");
+    task.await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wabahook: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The records the store keeps. Plain data; the API and delivery layers decide what they mean.
+
+use serde::{Deserialize, Serialize};
+use wabahook_model::AssetAccess;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waba {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumber {
+    pub id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub verified_name: String,
+    pub registered: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    pub link: String,
+    /// Signs deliveries and authenticates app tokens; never shown after creation.
+    #[serde(skip_serializing)]
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// How an app relates to a business other than its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AccessRole {
+    /// The business granted the app access to its WABAs (as Embedded Signup does): the app may
+    /// subscribe to and receive webhooks for them.
+    Granted,
+    /// The app is merely shared with the business: its system users can make tokens for it, but
+    /// it cannot receive that business's webhooks.
+    Shared,
+}
+
+impl AccessRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessRole::Granted => "GRANTED",
+            AccessRole::Shared => "SHARED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GRANTED" => Some(AccessRole::Granted),
+            "SHARED" => Some(AccessRole::Shared),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppAccess {
+    pub app_id: String,
+    pub business_id: String,
+    pub role: AccessRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenAsset {
+    pub waba_id: String,
+    pub access: AssetAccess,
+}
+
+/// A system-user access token. Only a hash of the token string is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub id: String,
+    pub app_id: String,
+    pub business_id: String,
+    pub name: String,
+    #[serde(skip_serializing)]
+    pub token_hash: String,
+    /// The first characters of the token, so operators can tell tokens apart.
+    pub token_hint: String,
+    pub permissions: Vec<String>,
+    pub assets: Vec<TokenAsset>,
+    pub created_at: i64,
+}
+
+impl Token {
+    pub fn has_permission(&self, p: &str) -> bool {
+        self.permissions.iter().any(|x| x == p)
+    }
+    pub fn access_to(&self, waba_id: &str) -> Option<AssetAccess> {
+        self.assets
+            .iter()
+            .find(|a| a.waba_id == waba_id)
+            .map(|a| a.access)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribedField {
+    pub name: String,
+    /// The Graph API version the field was subscribed under; it decides payload shapes.
+    pub version: String,
+}
+
+/// An app's `whatsapp_business_account` object subscription: its one callback URL and fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSubscription {
+    pub app_id: String,
+    pub object: String,
+    pub callback_url: String,
+    #[serde(skip_serializing)]
+    pub verify_token: String,
+    pub verified: bool,
+    pub include_values: bool,
+    pub include_client_certificate: bool,
+    pub active: bool,
+    pub fields: Vec<SubscribedField>,
+    pub updated_at: i64,
+}
+
+/// An alternate callback (WABA or phone-number level) with the token it was verified with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackOverride {
+    pub callback_uri: String,
+    #[serde(skip_serializing)]
+    pub verify_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WabaSubscription {
+    pub app_id: String,
+    pub waba_id: String,
+    pub override_callback: Option<CallbackOverride>,
+    pub created_at: i64,
+}
+
+/// Calls counted for one (app, WABA) in one unix minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageBucket {
+    pub minute: i64,
+    pub calls: i64,
+}
+
+/// Seconds since the Unix epoch, the time unit of every `*_at` column.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

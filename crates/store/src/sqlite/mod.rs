@@ -1,0 +1,623 @@
+//! The embedded SQLite backend, the default store.
+//!
+//! SQLite allows one writer at a time, so writes go through a single-connection pool (no
+//! `SQLITE_BUSY` storms, and every write transaction is serialised) while reads use a small
+//! pool of their own. WAL lets readers run beside the writer. `synchronous=FULL` makes every
+//! commit durable before the call that caused it returns, which is what "durable before
+//! acknowledged" promises.
+
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::records::*;
+use crate::{OnConflict, Store, StoreError, StoreResult};
+use rows::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and runs pending migrations.
+    pub async fn open(path: &str) -> StoreResult<Self> {
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Config(format!("bad SQLite path {path:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+
+    async fn tokens_where(&self, clause: &str, arg: Option<&str>) -> StoreResult<Vec<Token>> {
+        let sql = format!(
+            "SELECT id, app_id, business_id, name, token_hash, token_hint, permissions, created_at \
+             FROM tokens {clause} ORDER BY created_at, id"
+        );
+        let mut q = sqlx::query_as::<_, TokenRow>(&sql);
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let assets: Vec<AssetRow> = sqlx::query_as(
+                "SELECT waba_id, access FROM token_assets WHERE token_id = ? ORDER BY waba_id",
+            )
+            .bind(&row.id)
+            .fetch_all(&self.read)
+            .await?;
+            out.push(row.into_token(assets)?);
+        }
+        Ok(out)
+    }
+}
+
+fn conflict_clause(on_conflict: OnConflict, update: &str) -> String {
+    match on_conflict {
+        OnConflict::Fail => String::new(),
+        OnConflict::Update => format!(" ON CONFLICT(id) DO UPDATE SET {update}"),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_business(&self, b: &Business, on_conflict: OnConflict) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO businesses (id, name, created_at) VALUES (?, ?, ?){}",
+            conflict_clause(on_conflict, "name = excluded.name")
+        );
+        sqlx::query(&sql)
+            .bind(&b.id)
+            .bind(&b.name)
+            .bind(b.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(|e| StoreError::from_write(e, &format!("business {}", b.id)))?;
+        Ok(())
+    }
+
+    async fn business(&self, id: &str) -> StoreResult<Option<Business>> {
+        Ok(sqlx::query_as::<_, BusinessRow>(
+            "SELECT id, name, created_at FROM businesses WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn businesses(&self) -> StoreResult<Vec<Business>> {
+        Ok(sqlx::query_as::<_, BusinessRow>(
+            "SELECT id, name, created_at FROM businesses ORDER BY created_at, id",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn put_waba(&self, w: &Waba, on_conflict: OnConflict) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO wabas (id, business_id, name, created_at) VALUES (?, ?, ?, ?){}",
+            conflict_clause(
+                on_conflict,
+                "business_id = excluded.business_id, name = excluded.name"
+            )
+        );
+        sqlx::query(&sql)
+            .bind(&w.id)
+            .bind(&w.business_id)
+            .bind(&w.name)
+            .bind(w.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(|e| StoreError::from_write(e, &format!("WABA {}", w.id)))?;
+        Ok(())
+    }
+
+    async fn waba(&self, id: &str) -> StoreResult<Option<Waba>> {
+        Ok(sqlx::query_as::<_, WabaRow>(
+            "SELECT id, business_id, name, created_at FROM wabas WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn wabas(&self) -> StoreResult<Vec<Waba>> {
+        Ok(sqlx::query_as::<_, WabaRow>(
+            "SELECT id, business_id, name, created_at FROM wabas ORDER BY created_at, id",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn put_phone_number(&self, p: &PhoneNumber, on_conflict: OnConflict) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO phone_numbers (id, waba_id, display_phone_number, verified_name, registered, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?){}",
+            conflict_clause(
+                on_conflict,
+                "waba_id = excluded.waba_id, display_phone_number = excluded.display_phone_number, \
+                 verified_name = excluded.verified_name, registered = excluded.registered"
+            )
+        );
+        sqlx::query(&sql)
+            .bind(&p.id)
+            .bind(&p.waba_id)
+            .bind(&p.display_phone_number)
+            .bind(&p.verified_name)
+            .bind(p.registered)
+            .bind(p.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(|e| StoreError::from_write(e, &format!("phone number {}", p.id)))?;
+        Ok(())
+    }
+
+    async fn phone_number(&self, id: &str) -> StoreResult<Option<PhoneNumber>> {
+        Ok(sqlx::query_as::<_, PhoneNumberRow>(
+            "SELECT id, waba_id, display_phone_number, verified_name, registered, created_at \
+             FROM phone_numbers WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn phone_numbers(&self, waba_id: Option<&str>) -> StoreResult<Vec<PhoneNumber>> {
+        Ok(sqlx::query_as::<_, PhoneNumberRow>(
+            "SELECT id, waba_id, display_phone_number, verified_name, registered, created_at \
+             FROM phone_numbers WHERE ?1 IS NULL OR waba_id = ?1 ORDER BY created_at, id",
+        )
+        .bind(waba_id)
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn put_app(&self, a: &App, on_conflict: OnConflict) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO apps (id, business_id, name, link, secret, created_at) VALUES (?, ?, ?, ?, ?, ?){}",
+            conflict_clause(
+                on_conflict,
+                "business_id = excluded.business_id, name = excluded.name, link = excluded.link, \
+                 secret = CASE WHEN excluded.secret = '' THEN apps.secret ELSE excluded.secret END"
+            )
+        );
+        sqlx::query(&sql)
+            .bind(&a.id)
+            .bind(&a.business_id)
+            .bind(&a.name)
+            .bind(&a.link)
+            .bind(&a.secret)
+            .bind(a.created_at)
+            .execute(&self.write)
+            .await
+            .map_err(|e| StoreError::from_write(e, &format!("app {}", a.id)))?;
+        Ok(())
+    }
+
+    async fn app(&self, id: &str) -> StoreResult<Option<App>> {
+        Ok(sqlx::query_as::<_, AppRow>(
+            "SELECT id, business_id, name, link, secret, created_at FROM apps WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn apps(&self) -> StoreResult<Vec<App>> {
+        Ok(sqlx::query_as::<_, AppRow>(
+            "SELECT id, business_id, name, link, secret, created_at FROM apps ORDER BY created_at, id",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn put_app_access(&self, a: &AppAccess) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO app_access (app_id, business_id, role) VALUES (?, ?, ?) \
+             ON CONFLICT(app_id, business_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(&a.app_id)
+        .bind(&a.business_id)
+        .bind(a.role.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(|e| StoreError::from_write(e, "app access"))?;
+        Ok(())
+    }
+
+    async fn app_access(&self, app_id: &str) -> StoreResult<Vec<AppAccess>> {
+        let rows: Vec<AppAccessRow> = sqlx::query_as(
+            "SELECT app_id, business_id, role FROM app_access WHERE app_id = ? ORDER BY business_id",
+        )
+        .bind(app_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn put_token(&self, t: &Token, on_conflict: OnConflict) -> StoreResult<()> {
+        let permissions = serde_json::to_string(&t.permissions)
+            .map_err(|e| StoreError::Invalid(format!("permissions: {e}")))?;
+        let mut tx = self.write.begin().await?;
+        let sql = format!(
+            "INSERT INTO tokens (id, app_id, business_id, name, token_hash, token_hint, permissions, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?){}",
+            conflict_clause(
+                on_conflict,
+                "app_id = excluded.app_id, business_id = excluded.business_id, name = excluded.name, \
+                 permissions = excluded.permissions, \
+                 token_hash = CASE WHEN excluded.token_hash = '' THEN tokens.token_hash ELSE excluded.token_hash END, \
+                 token_hint = CASE WHEN excluded.token_hash = '' THEN tokens.token_hint ELSE excluded.token_hint END"
+            )
+        );
+        sqlx::query(&sql)
+            .bind(&t.id)
+            .bind(&t.app_id)
+            .bind(&t.business_id)
+            .bind(&t.name)
+            .bind(&t.token_hash)
+            .bind(&t.token_hint)
+            .bind(&permissions)
+            .bind(t.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, &format!("token {}", t.id)))?;
+        sqlx::query("DELETE FROM token_assets WHERE token_id = ?")
+            .bind(&t.id)
+            .execute(&mut *tx)
+            .await?;
+        for asset in &t.assets {
+            sqlx::query("INSERT INTO token_assets (token_id, waba_id, access) VALUES (?, ?, ?)")
+                .bind(&t.id)
+                .bind(&asset.waba_id)
+                .bind(asset.access.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, &format!("asset {}", asset.waba_id)))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token(&self, id: &str) -> StoreResult<Option<Token>> {
+        Ok(self.tokens_where("WHERE id = ?", Some(id)).await?.pop())
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<Token>> {
+        Ok(self
+            .tokens_where("WHERE token_hash = ?", Some(token_hash))
+            .await?
+            .pop())
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<Token>> {
+        self.tokens_where("", None).await
+    }
+
+    async fn is_empty(&self) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM businesses")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n == 0)
+    }
+
+    async fn app_subscription(&self, app_id: &str) -> StoreResult<Option<AppSubscription>> {
+        let Some(row) = sqlx::query_as::<_, AppSubscriptionRow>(
+            "SELECT app_id, object, callback_url, verify_token, verified, include_values, \
+             include_client_certificate, active, updated_at FROM app_subscriptions WHERE app_id = ?",
+        )
+        .bind(app_id)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let fields: Vec<FieldRow> = sqlx::query_as(
+            "SELECT name, version FROM app_subscription_fields WHERE app_id = ? ORDER BY name",
+        )
+        .bind(app_id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(Some(row.into_subscription(fields)))
+    }
+
+    async fn save_app_subscription(
+        &self,
+        sub: &AppSubscription,
+        add_fields: &[SubscribedField],
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, verified, \
+             include_values, include_client_certificate, active, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT(app_id) DO UPDATE SET object = excluded.object, callback_url = excluded.callback_url, \
+             verify_token = excluded.verify_token, verified = excluded.verified, \
+             include_values = excluded.include_values, \
+             include_client_certificate = excluded.include_client_certificate, \
+             active = excluded.active, updated_at = excluded.updated_at",
+        )
+        .bind(&sub.app_id)
+        .bind(&sub.object)
+        .bind(&sub.callback_url)
+        .bind(&sub.verify_token)
+        .bind(sub.verified)
+        .bind(sub.include_values)
+        .bind(sub.include_client_certificate)
+        .bind(sub.active)
+        .bind(sub.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "subscription"))?;
+        for f in add_fields {
+            sqlx::query(
+                "INSERT INTO app_subscription_fields (app_id, name, version) VALUES (?, ?, ?) \
+                 ON CONFLICT(app_id, name) DO UPDATE SET version = excluded.version",
+            )
+            .bind(&sub.app_id)
+            .bind(&f.name)
+            .bind(&f.version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_app_subscription(
+        &self,
+        app_id: &str,
+        fields: Option<&[String]>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM app_subscriptions WHERE app_id = ?")
+                .bind(app_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        match fields {
+            None => {
+                sqlx::query("DELETE FROM app_subscription_fields WHERE app_id = ?")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM app_subscriptions WHERE app_id = ?")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(names) => {
+                for name in names {
+                    sqlx::query(
+                        "DELETE FROM app_subscription_fields WHERE app_id = ? AND name = ?",
+                    )
+                    .bind(app_id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn subscribe_app(
+        &self,
+        app_id: &str,
+        waba_id: &str,
+        override_callback: Option<&CallbackOverride>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO waba_subscriptions (app_id, waba_id, override_callback_uri, override_verify_token, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT(app_id, waba_id) DO UPDATE SET \
+             override_callback_uri = excluded.override_callback_uri, \
+             override_verify_token = excluded.override_verify_token",
+        )
+        .bind(app_id)
+        .bind(waba_id)
+        .bind(override_callback.map(|o| o.callback_uri.as_str()))
+        .bind(override_callback.map(|o| o.verify_token.as_str()))
+        .bind(now_unix())
+        .execute(&self.write)
+        .await
+        .map_err(|e| StoreError::from_write(e, "WABA subscription"))?;
+        Ok(())
+    }
+
+    async fn unsubscribe_app(&self, app_id: &str, waba_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM waba_subscriptions WHERE app_id = ? AND waba_id = ?")
+            .bind(app_id)
+            .bind(waba_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn waba_subscription(
+        &self,
+        app_id: &str,
+        waba_id: &str,
+    ) -> StoreResult<Option<WabaSubscription>> {
+        Ok(sqlx::query_as::<_, WabaSubscriptionRow>(
+            "SELECT app_id, waba_id, override_callback_uri, override_verify_token, created_at \
+             FROM waba_subscriptions WHERE app_id = ? AND waba_id = ?",
+        )
+        .bind(app_id)
+        .bind(waba_id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn waba_subscriptions(&self, waba_id: &str) -> StoreResult<Vec<WabaSubscription>> {
+        Ok(sqlx::query_as::<_, WabaSubscriptionRow>(
+            "SELECT app_id, waba_id, override_callback_uri, override_verify_token, created_at \
+             FROM waba_subscriptions WHERE waba_id = ? ORDER BY created_at, app_id",
+        )
+        .bind(waba_id)
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn set_phone_override(
+        &self,
+        app_id: &str,
+        phone_number_id: &str,
+        override_callback: Option<&CallbackOverride>,
+    ) -> StoreResult<()> {
+        match override_callback {
+            Some(o) => {
+                sqlx::query(
+                    "INSERT INTO phone_number_overrides (app_id, phone_number_id, callback_uri, verify_token, updated_at) \
+                     VALUES (?, ?, ?, ?, ?) ON CONFLICT(app_id, phone_number_id) DO UPDATE SET \
+                     callback_uri = excluded.callback_uri, verify_token = excluded.verify_token, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(app_id)
+                .bind(phone_number_id)
+                .bind(&o.callback_uri)
+                .bind(&o.verify_token)
+                .bind(now_unix())
+                .execute(&self.write)
+                .await
+                .map_err(|e| StoreError::from_write(e, "phone number override"))?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM phone_number_overrides WHERE app_id = ? AND phone_number_id = ?",
+                )
+                .bind(app_id)
+                .bind(phone_number_id)
+                .execute(&self.write)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn phone_override(
+        &self,
+        app_id: &str,
+        phone_number_id: &str,
+    ) -> StoreResult<Option<CallbackOverride>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT callback_uri, verify_token FROM phone_number_overrides \
+             WHERE app_id = ? AND phone_number_id = ?",
+        )
+        .bind(app_id)
+        .bind(phone_number_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|(callback_uri, verify_token)| CallbackOverride {
+            callback_uri,
+            verify_token,
+        }))
+    }
+
+    async fn count_buc_call(
+        &self,
+        app_id: &str,
+        waba_id: &str,
+        minute: i64,
+        window_minutes: i64,
+    ) -> StoreResult<Vec<UsageBucket>> {
+        let oldest = minute - window_minutes + 1;
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM buc_usage WHERE app_id = ? AND waba_id = ? AND minute < ?")
+            .bind(app_id)
+            .bind(waba_id)
+            .bind(oldest)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO buc_usage (app_id, waba_id, minute, calls) VALUES (?, ?, ?, 1) \
+             ON CONFLICT(app_id, waba_id, minute) DO UPDATE SET calls = buc_usage.calls + 1",
+        )
+        .bind(app_id)
+        .bind(waba_id)
+        .bind(minute)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT minute, calls FROM buc_usage WHERE app_id = ? AND waba_id = ? ORDER BY minute",
+        )
+        .bind(app_id)
+        .bind(waba_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UsageBucket {
+                    minute: r.try_get("minute")?,
+                    calls: r.try_get("calls")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+}

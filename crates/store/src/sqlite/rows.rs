@@ -1,0 +1,225 @@
+//! Row shapes as SQLite returns them, and their conversion into records.
+
+use sqlx::FromRow;
+use wabahook_model::AssetAccess;
+
+use crate::records::*;
+use crate::StoreError;
+
+#[derive(FromRow)]
+pub(super) struct BusinessRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<BusinessRow> for Business {
+    fn from(r: BusinessRow) -> Self {
+        Business {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct WabaRow {
+    id: String,
+    business_id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<WabaRow> for Waba {
+    fn from(r: WabaRow) -> Self {
+        Waba {
+            id: r.id,
+            business_id: r.business_id,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct PhoneNumberRow {
+    id: String,
+    waba_id: String,
+    display_phone_number: String,
+    verified_name: String,
+    registered: bool,
+    created_at: i64,
+}
+
+impl From<PhoneNumberRow> for PhoneNumber {
+    fn from(r: PhoneNumberRow) -> Self {
+        PhoneNumber {
+            id: r.id,
+            waba_id: r.waba_id,
+            display_phone_number: r.display_phone_number,
+            verified_name: r.verified_name,
+            registered: r.registered,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AppRow {
+    id: String,
+    business_id: String,
+    name: String,
+    link: String,
+    secret: String,
+    created_at: i64,
+}
+
+impl From<AppRow> for App {
+    fn from(r: AppRow) -> Self {
+        App {
+            id: r.id,
+            business_id: r.business_id,
+            name: r.name,
+            link: r.link,
+            secret: r.secret,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AppAccessRow {
+    app_id: String,
+    business_id: String,
+    role: String,
+}
+
+impl TryFrom<AppAccessRow> for AppAccess {
+    type Error = StoreError;
+    fn try_from(r: AppAccessRow) -> Result<Self, StoreError> {
+        let role = AccessRole::parse(&r.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown access role {:?}", r.role)))?;
+        Ok(AppAccess {
+            app_id: r.app_id,
+            business_id: r.business_id,
+            role,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct TokenRow {
+    pub(super) id: String,
+    app_id: String,
+    business_id: String,
+    name: String,
+    token_hash: String,
+    token_hint: String,
+    permissions: String,
+    created_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct AssetRow {
+    waba_id: String,
+    access: String,
+}
+
+impl TokenRow {
+    pub(super) fn into_token(self, assets: Vec<AssetRow>) -> Result<Token, StoreError> {
+        let permissions: Vec<String> = serde_json::from_str(&self.permissions)
+            .map_err(|e| StoreError::Corrupt(format!("token {} permissions: {e}", self.id)))?;
+        let assets = assets
+            .into_iter()
+            .map(|a| {
+                AssetAccess::parse(&a.access)
+                    .map(|access| TokenAsset {
+                        waba_id: a.waba_id,
+                        access,
+                    })
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown asset access {:?}", a.access))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Token {
+            id: self.id,
+            app_id: self.app_id,
+            business_id: self.business_id,
+            name: self.name,
+            token_hash: self.token_hash,
+            token_hint: self.token_hint,
+            permissions,
+            assets,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AppSubscriptionRow {
+    app_id: String,
+    object: String,
+    callback_url: String,
+    verify_token: String,
+    verified: bool,
+    include_values: bool,
+    include_client_certificate: bool,
+    active: bool,
+    updated_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct FieldRow {
+    name: String,
+    version: String,
+}
+
+impl AppSubscriptionRow {
+    pub(super) fn into_subscription(self, fields: Vec<FieldRow>) -> AppSubscription {
+        AppSubscription {
+            app_id: self.app_id,
+            object: self.object,
+            callback_url: self.callback_url,
+            verify_token: self.verify_token,
+            verified: self.verified,
+            include_values: self.include_values,
+            include_client_certificate: self.include_client_certificate,
+            active: self.active,
+            fields: fields
+                .into_iter()
+                .map(|f| SubscribedField {
+                    name: f.name,
+                    version: f.version,
+                })
+                .collect(),
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct WabaSubscriptionRow {
+    app_id: String,
+    waba_id: String,
+    override_callback_uri: Option<String>,
+    override_verify_token: Option<String>,
+    created_at: i64,
+}
+
+impl From<WabaSubscriptionRow> for WabaSubscription {
+    fn from(r: WabaSubscriptionRow) -> Self {
+        WabaSubscription {
+            app_id: r.app_id,
+            waba_id: r.waba_id,
+            override_callback: r
+                .override_callback_uri
+                .map(|callback_uri| CallbackOverride {
+                    callback_uri,
+                    verify_token: r.override_verify_token.unwrap_or_default(),
+                }),
+            created_at: r.created_at,
+        }
+    }
+}
