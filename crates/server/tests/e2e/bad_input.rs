@@ -1,0 +1,192 @@
+//! Bad input on the Graph API: every request gets a Graph error, none changes anything, none
+//! crashes the server.
+
+use serde_json::json;
+
+use crate::harness::Ctx;
+
+#[tokio::test]
+async fn malformed_bodies_versions_paths_and_sizes() {
+    let ctx = Ctx::start_with(|c| c.graph.max_body_bytes = 4096).await;
+    let w = ctx.world(true).await;
+    let path = format!("/v23.0/{}/subscribed_apps", w.waba_id);
+    let send = |body: &'static [u8], ct: &'static str| {
+        let ctx = &ctx;
+        let url = format!("{}{path}", ctx.base);
+        let token = w.token.clone();
+        async move {
+            let r = ctx
+                .http
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", ct)
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    for (body, ct) in [
+        (&b"{not json"[..], "application/json"),
+        (b"[1,2,3]", "application/json"),
+        (b"\"just a string\"", "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (
+            b"override_callback_uri=not%20a%20url&verify_token=t",
+            "application/x-www-form-urlencoded",
+        ),
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    ] {
+        let (status, v) = send(body, ct).await;
+        assert_eq!(status, 400, "{v}");
+        assert_eq!(v["error"]["code"], 100, "{v}");
+    }
+
+    // Too large: 413 in Graph's envelope.
+    let big = vec![b'a'; 10_000];
+    let r = ctx
+        .http
+        .post(format!("{}{path}", ctx.base))
+        .bearer_auth(&w.token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than"),
+        "{v}"
+    );
+
+    // Versions.
+    for v in ["v18.0", "v27.0", "v23.1", "v99999999999.0", "v2x.0"] {
+        let r = ctx
+            .graph(
+                "GET",
+                &format!("/{v}/{}/subscribed_apps", w.waba_id),
+                Some(&w.token),
+                &[],
+            )
+            .await;
+        r.assert_graph_error(100);
+        assert!(r.message().contains("version"), "{v}: {}", r.message());
+    }
+
+    // Unknown paths and methods.
+    let r = ctx
+        .graph(
+            "GET",
+            &format!("/v23.0/{}/subscribed_appz", w.waba_id),
+            Some(&w.token),
+            &[],
+        )
+        .await;
+    r.assert_graph_error(2500);
+    assert_eq!(r.message(), "Unknown path components: /subscribed_appz");
+    ctx.graph("GET", "/v23.0/a/b/c", Some(&w.token), &[])
+        .await
+        .assert_graph_error(2500);
+    ctx.graph("GET", "/v23.0", Some(&w.token), &[])
+        .await
+        .assert_graph_error(2500);
+    let r = ctx.graph("PUT", &path, Some(&w.token), &[]).await;
+    r.assert_graph_error(100);
+    assert!(
+        r.message().starts_with("Unsupported put request."),
+        "{}",
+        r.message()
+    );
+    let r = ctx
+        .graph("GET", "/v23.0/not-an-id", Some(&w.token), &[])
+        .await;
+    assert_eq!(r.body["error"]["error_subcode"], 33);
+    ctx.graph("GET", &path, Some(&w.token), &[("method", "patch")])
+        .await
+        .assert_graph_error(100);
+
+    // An absurd token is refused, not looked up.
+    let long = "x".repeat(5000);
+    ctx.graph("GET", &path, Some(&long), &[])
+        .await
+        .assert_graph_error(190);
+
+    // Nothing above subscribed anything, and the server still answers.
+    assert_eq!(
+        ctx.graph("GET", &path, Some(&w.token), &[]).await.body,
+        json!({"data": []})
+    );
+    assert_eq!(
+        ctx.http
+            .get(format!("{}/healthz", ctx.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn random_bytes_never_crash_the_server() {
+    let ctx = Ctx::start().await;
+    let w = ctx.world(true).await;
+    let paths = [
+        format!("/v23.0/{}/subscribed_apps", w.waba_id),
+        format!("/v23.0/{}/subscriptions", w.app_id),
+        format!("/v23.0/{}", w.phone_id),
+        "/v23.0/oauth/access_token".to_string(),
+    ];
+    // A deterministic xorshift stream: the same bytes every run, so failures reproduce.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..200 {
+        let len = (next() % 300) as usize;
+        let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let ct = [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+        ][i % 3];
+        let path = &paths[i % paths.len()];
+        let token = if i % 2 == 0 {
+            w.token.clone()
+        } else {
+            w.app_token()
+        };
+        let r = ctx
+            .http
+            .post(format!("{}{path}", ctx.base))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.expect("always JSON");
+        assert!(status < 500, "{status} {v}");
+        if status != 200 {
+            assert!(v["error"]["code"].is_i64(), "{v}");
+        }
+    }
+    assert_eq!(
+        ctx.graph("GET", &paths[0], Some(&w.token), &[])
+            .await
+            .status,
+        200
+    );
+}

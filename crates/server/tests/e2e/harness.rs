@@ -1,0 +1,342 @@
+//! Test harness: a server in a temporary data directory, a callback receiver, and helpers
+//! that speak Graph and the admin API.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use wabahook_server::{ServeConfig, Server};
+
+pub const ADMIN: &str = "test-admin-token";
+pub const VERIFY_TOKEN: &str = "vt-right";
+
+pub struct Ctx {
+    pub server: Option<Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> i64 {
+        self.body["error"]["code"].as_i64().unwrap_or(-1)
+    }
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+    pub fn usage(&self) -> Option<Value> {
+        self.headers
+            .get("x-business-use-case-usage")
+            .map(|v| serde_json::from_str(v.to_str().unwrap()).unwrap())
+    }
+    #[track_caller]
+    pub fn assert_graph_error(&self, code: i64) {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected reply {} {}",
+            self.status,
+            self.body
+        );
+        let e = &self.body["error"];
+        assert!(
+            e["message"].is_string() && e["type"].is_string(),
+            "{}",
+            self.body
+        );
+        assert!(
+            e["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()),
+            "{}",
+            self.body
+        );
+        assert!(self.status >= 400, "{}", self.status);
+    }
+    #[track_caller]
+    pub fn assert_success(&self) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.body, json!({"success": true}));
+    }
+}
+
+/// A configuration for tests: loopback port 0, fixed admin token, short handshake timeout.
+pub fn test_config(dir: &TempDir) -> ServeConfig {
+    let mut cfg = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        admin_token: Some(ADMIN.into()),
+        demo: false,
+        ..ServeConfig::default()
+    };
+    cfg.graph.handshake_timeout_ms = 700;
+    cfg
+}
+
+impl Ctx {
+    pub async fn start() -> Ctx {
+        Ctx::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Ctx {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config(&dir);
+        tweak(&mut cfg);
+        Ctx::start_in(dir, cfg).await
+    }
+
+    pub async fn start_in(dir: TempDir, cfg: ServeConfig) -> Ctx {
+        let server = Server::start(cfg).await.expect("server starts");
+        let base = format!("http://{}", server.addr());
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        Ctx {
+            server: Some(server),
+            base,
+            http,
+            dir,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A Graph call with a bearer token (or none) and form parameters.
+    pub async fn graph(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if !form.is_empty() {
+            req = if method == reqwest::Method::GET {
+                req.query(form)
+            } else {
+                req.form(form)
+            };
+        }
+        Ctx::reply(req.send().await.unwrap()).await
+    }
+
+    /// A Graph call with a JSON body.
+    pub async fn graph_json(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Ctx::reply(req.send().await.unwrap()).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> Reply {
+        let resp = self
+            .http
+            .post(format!("{}/admin/v1/{path}", self.base))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Ctx::reply(resp).await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        let resp = self
+            .http
+            .get(format!("{}/admin/v1/{path}", self.base))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        Ctx::reply(resp).await
+    }
+
+    /// Creates through the admin API and returns the created object, asserting 201.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let r = self.admin_post(path, body).await;
+        assert_eq!(r.status, 201, "creating {path}: {}", r.body);
+        r.body
+    }
+
+    /// A business with a WABA (with one phone number, registered or not), an app owned by the
+    /// business and a MANAGE token with both WhatsApp permissions.
+    pub async fn world(&self, registered: bool) -> World {
+        let business = self.create("businesses", json!({"name": "Acme"})).await;
+        let business_id = business["id"].as_str().unwrap().to_string();
+        let waba = self
+            .create(
+                "wabas",
+                json!({"business_id": business_id, "name": "Acme Support"}),
+            )
+            .await;
+        let waba_id = waba["id"].as_str().unwrap().to_string();
+        let phone = self
+            .create(
+                "phone_numbers",
+                json!({"waba_id": waba_id, "display_phone_number": "+1 555 010 2030", "verified_name": "Acme", "registered": registered}),
+            )
+            .await;
+        let app = self
+            .create(
+                "apps",
+                json!({"business_id": business_id, "name": "Acme Hooks"}),
+            )
+            .await;
+        let app_id = app["id"].as_str().unwrap().to_string();
+        let token = self
+            .token(
+                &app_id,
+                &business_id,
+                &[
+                    "whatsapp_business_management",
+                    "whatsapp_business_messaging",
+                ],
+                &[(&waba_id, "MANAGE")],
+            )
+            .await;
+        World {
+            business_id,
+            waba_id,
+            phone_id: phone["id"].as_str().unwrap().to_string(),
+            app_secret: app["secret"].as_str().unwrap().to_string(),
+            app_id,
+            token,
+        }
+    }
+
+    pub async fn token(
+        &self,
+        app_id: &str,
+        business_id: &str,
+        permissions: &[&str],
+        assets: &[(&str, &str)],
+    ) -> String {
+        let assets: Vec<Value> = assets
+            .iter()
+            .map(|(w, a)| json!({"waba_id": w, "access": a}))
+            .collect();
+        let t = self
+            .create("tokens", json!({"app_id": app_id, "business_id": business_id, "permissions": permissions, "assets": assets}))
+            .await;
+        t["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+pub struct World {
+    pub business_id: String,
+    pub waba_id: String,
+    pub phone_id: String,
+    pub app_id: String,
+    pub app_secret: String,
+    pub token: String,
+}
+
+impl World {
+    pub fn app_token(&self) -> String {
+        format!("{}|{}", self.app_id, self.app_secret)
+    }
+}
+
+/// A callback endpoint on loopback that answers verification handshakes in chosen ways and
+/// records every request it gets.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = ReceiverState { seen: seen.clone() };
+        let app = Router::new()
+            .route("/hook", get(echo))
+            .route("/hook/{*rest}", get(echo))
+            .route("/notfound", get(|| async { StatusCode::NOT_FOUND }))
+            .route("/wrong", get(|| async { "not-the-challenge" }))
+            .route("/slow", get(slow))
+            .route("/redirect", get(|| async { Redirect::temporary("/hook") }))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { addr, seen }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Query parameters of every handshake request received so far.
+    pub fn handshakes(&self) -> Vec<HashMap<String, String>> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Echoes the challenge when the verify token is right, as Meta's sample endpoint does.
+async fn echo(
+    State(s): State<ReceiverState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    s.seen.lock().unwrap().push(q.clone());
+    let mode_ok = q.get("hub.mode").map(String::as_str) == Some("subscribe");
+    let token_ok = q.get("hub.verify_token").map(String::as_str) == Some(VERIFY_TOKEN);
+    match (mode_ok && token_ok, q.get("hub.challenge")) {
+        (true, Some(c)) => (StatusCode::OK, c.clone()).into_response(),
+        _ => StatusCode::FORBIDDEN.into_response(),
+    }
+}
+
+async fn slow(State(s): State<ReceiverState>, q: Query<HashMap<String, String>>) -> Response {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    echo(State(s), q).await
+}
