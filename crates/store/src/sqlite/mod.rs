@@ -13,8 +13,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{FromRow, Row, SqlitePool};
 
 use crate::records::*;
 use crate::{OnConflict, Store, StoreError, StoreResult};
@@ -54,6 +55,36 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore { write, read })
+    }
+
+    /// The record with id `id` from a `SELECT … WHERE id = ?` query.
+    async fn one<R, T>(&self, sql: &str, id: &str) -> StoreResult<Option<T>>
+    where
+        R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+        T: From<R>,
+    {
+        Ok(sqlx::query_as::<_, R>(sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(Into::into))
+    }
+
+    /// Every record a `SELECT` query returns, with an optional bound argument.
+    async fn all<R, T>(&self, sql: &str, arg: Option<&str>) -> StoreResult<Vec<T>>
+    where
+        R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+        T: From<R>,
+    {
+        let mut q = sqlx::query_as::<_, R>(sql);
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        Ok(q.fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     async fn tokens_where(&self, clause: &str, arg: Option<&str>) -> StoreResult<Vec<Token>> {
@@ -105,24 +136,19 @@ impl Store for SqliteStore {
     }
 
     async fn business(&self, id: &str) -> StoreResult<Option<Business>> {
-        Ok(sqlx::query_as::<_, BusinessRow>(
+        self.one::<BusinessRow, _>(
             "SELECT id, name, created_at FROM businesses WHERE id = ?",
+            id,
         )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?
-        .map(Into::into))
+        .await
     }
 
     async fn businesses(&self) -> StoreResult<Vec<Business>> {
-        Ok(sqlx::query_as::<_, BusinessRow>(
+        self.all::<BusinessRow, _>(
             "SELECT id, name, created_at FROM businesses ORDER BY created_at, id",
+            None,
         )
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .await
     }
 
     async fn put_waba(&self, w: &Waba, on_conflict: OnConflict) -> StoreResult<()> {
@@ -145,24 +171,19 @@ impl Store for SqliteStore {
     }
 
     async fn waba(&self, id: &str) -> StoreResult<Option<Waba>> {
-        Ok(sqlx::query_as::<_, WabaRow>(
+        self.one::<WabaRow, _>(
             "SELECT id, business_id, name, created_at FROM wabas WHERE id = ?",
+            id,
         )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?
-        .map(Into::into))
+        .await
     }
 
     async fn wabas(&self) -> StoreResult<Vec<Waba>> {
-        Ok(sqlx::query_as::<_, WabaRow>(
+        self.all::<WabaRow, _>(
             "SELECT id, business_id, name, created_at FROM wabas ORDER BY created_at, id",
+            None,
         )
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .await
     }
 
     async fn put_phone_number(&self, p: &PhoneNumber, on_conflict: OnConflict) -> StoreResult<()> {
@@ -189,27 +210,21 @@ impl Store for SqliteStore {
     }
 
     async fn phone_number(&self, id: &str) -> StoreResult<Option<PhoneNumber>> {
-        Ok(sqlx::query_as::<_, PhoneNumberRow>(
+        self.one::<PhoneNumberRow, _>(
             "SELECT id, waba_id, display_phone_number, verified_name, registered, created_at \
              FROM phone_numbers WHERE id = ?",
+            id,
         )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?
-        .map(Into::into))
+        .await
     }
 
     async fn phone_numbers(&self, waba_id: Option<&str>) -> StoreResult<Vec<PhoneNumber>> {
-        Ok(sqlx::query_as::<_, PhoneNumberRow>(
+        self.all::<PhoneNumberRow, _>(
             "SELECT id, waba_id, display_phone_number, verified_name, registered, created_at \
              FROM phone_numbers WHERE ?1 IS NULL OR waba_id = ?1 ORDER BY created_at, id",
+            waba_id,
         )
-        .bind(waba_id)
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .await
     }
 
     async fn put_app(&self, a: &App, on_conflict: OnConflict) -> StoreResult<()> {
@@ -235,24 +250,15 @@ impl Store for SqliteStore {
     }
 
     async fn app(&self, id: &str) -> StoreResult<Option<App>> {
-        Ok(sqlx::query_as::<_, AppRow>(
+        self.one::<AppRow, _>(
             "SELECT id, business_id, name, link, secret, created_at FROM apps WHERE id = ?",
+            id,
         )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?
-        .map(Into::into))
+        .await
     }
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
-        Ok(sqlx::query_as::<_, AppRow>(
-            "SELECT id, business_id, name, link, secret, created_at FROM apps ORDER BY created_at, id",
-        )
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        self.all::<AppRow, _>("SELECT id, business_id, name, link, secret, created_at FROM apps ORDER BY created_at, id", None).await
     }
 
     async fn put_app_access(&self, a: &AppAccess) -> StoreResult<()> {
@@ -497,16 +503,12 @@ impl Store for SqliteStore {
     }
 
     async fn waba_subscriptions(&self, waba_id: &str) -> StoreResult<Vec<WabaSubscription>> {
-        Ok(sqlx::query_as::<_, WabaSubscriptionRow>(
+        self.all::<WabaSubscriptionRow, _>(
             "SELECT app_id, waba_id, override_callback_uri, override_verify_token, created_at \
              FROM waba_subscriptions WHERE waba_id = ? ORDER BY created_at, app_id",
+            Some(waba_id),
         )
-        .bind(waba_id)
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .await
     }
 
     async fn set_phone_override(
