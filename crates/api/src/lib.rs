@@ -15,6 +15,7 @@ pub mod world;
 use std::sync::Arc;
 
 use axum::Router;
+use wabahook_delivery::Engine;
 use wabahook_store::DynStore;
 
 pub use config::ApiConfig;
@@ -26,15 +27,22 @@ pub struct AppState {
     pub store: DynStore,
     pub config: Arc<ApiConfig>,
     pub verifier: Arc<CallbackVerifier>,
+    /// The delivery engine: its clock and configuration for accepting events, and its wake-up.
+    pub engine: Arc<Engine>,
 }
 
 impl AppState {
-    pub fn new(store: DynStore, config: ApiConfig) -> Result<Self, handshake::VerifierBuildError> {
+    pub fn new(
+        store: DynStore,
+        config: ApiConfig,
+        engine: Arc<Engine>,
+    ) -> Result<Self, handshake::VerifierBuildError> {
         let verifier = CallbackVerifier::new(config.handshake_timeout, &config.user_agent)?;
         Ok(AppState {
             store,
             config: Arc::new(config),
             verifier: Arc::new(verifier),
+            engine,
         })
     }
 }

@@ -284,23 +284,6 @@ pub async fn put_app_access(store: &dyn Store, input: NewAppAccess) -> WorldResu
     Ok(access)
 }
 
-/// Whether `app` may edit WABAs of `business_id`: it is owned by that business or was granted
-/// access by it. Apps merely shared with the business may not.
-pub async fn app_may_edit(
-    store: &dyn Store,
-    app: &App,
-    business_id: &str,
-) -> Result<bool, StoreError> {
-    if app.business_id == business_id {
-        return Ok(true);
-    }
-    Ok(store
-        .app_access(&app.id)
-        .await?
-        .iter()
-        .any(|a| a.business_id == business_id && a.role == AccessRole::Granted))
-}
-
 pub async fn put_token(
     store: &dyn Store,
     input: NewToken,

@@ -28,7 +28,11 @@ fn write_u16_escape<W: ?Sized + io::Write>(w: &mut W, unit: u16) -> io::Result<(
 }
 
 impl Formatter for MetaFormatter {
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_ascii() && c != '/' {
@@ -48,7 +52,11 @@ impl Formatter for MetaFormatter {
         writer.write_all(&fragment.as_bytes()[start..])
     }
 
-    fn write_char_escape<W: ?Sized + io::Write>(&mut self, writer: &mut W, escape: CharEscape) -> io::Result<()> {
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
         let s: &[u8] = match escape {
             CharEscape::Quote => b"\\\"",
             CharEscape::ReverseSolidus => b"\\\\",
@@ -82,8 +90,8 @@ pub fn rewrite(json: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
 /// One change inside an entry.
 pub struct ChangeRef<'a> {
     pub field: &'a str,
-    /// The change's `value`, as JSON text.
-    pub value_json: &'a str,
+    /// The change's `value`, already in Meta's form (see [`rewrite`]).
+    pub value: &'a [u8],
 }
 
 /// One entry of a webhook body: changes of one WABA.
@@ -115,7 +123,7 @@ pub fn webhook_body(entries: &[EntryRef<'_>]) -> Result<Vec<u8>, serde_json::Err
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"value":"#);
-            rewrite(c.value_json, &mut out)?;
+            out.extend_from_slice(c.value);
             out.extend_from_slice(br#","field":"#);
             out.extend_from_slice(&to_vec(c.field)?);
             out.push(b'}');
@@ -134,7 +142,10 @@ mod tests {
     fn escapes_like_meta() {
         let v = serde_json::json!({"t": "é 😀 / \"q\" \\ \n äöå"});
         let s = String::from_utf8(to_vec(&v).unwrap()).unwrap();
-        assert_eq!(s, r#"{"t":"\u00e9 \ud83d\ude00 \/ \"q\" \\ \n \u00e4\u00f6\u00e5"}"#);
+        assert_eq!(
+            s,
+            r#"{"t":"\u00e9 \ud83d\ude00 \/ \"q\" \\ \n \u00e4\u00f6\u00e5"}"#
+        );
         // Escaped output parses back to the same value.
         assert_eq!(serde_json::from_str::<serde_json::Value>(&s).unwrap(), v);
     }
@@ -142,22 +153,42 @@ mod tests {
     #[test]
     fn rewrite_keeps_key_order_and_numbers() {
         let mut out = Vec::new();
-        rewrite("{ \"z\": 1, \"a\": [1.50, -0, 1e3], \"m\": \"ü\" }", &mut out).unwrap();
+        rewrite(
+            "{ \"z\": 1, \"a\": [1.50, -0, 1e3], \"m\": \"ü\" }",
+            &mut out,
+        )
+        .unwrap();
         // Floats are written in their shortest round-trip form; integers stay integers.
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"z":1,"a":[1.5,-0.0,1000.0],"m":"\u00fc"}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"z":1,"a":[1.5,-0.0,1000.0],"m":"\u00fc"}"#
+        );
         assert!(rewrite("{} trailing", &mut Vec::new()).is_err());
     }
 
     #[test]
     fn body_layout() {
         let body = webhook_body(&[
-            EntryRef { id: "1", time: None, changes: vec![ChangeRef { field: "messages", value_json: "{\"a\":1}" }] },
+            EntryRef {
+                id: "1",
+                time: None,
+                changes: vec![ChangeRef {
+                    field: "messages",
+                    value: b"{\"a\":1}",
+                }],
+            },
             EntryRef {
                 id: "2",
                 time: Some(1700000000),
                 changes: vec![
-                    ChangeRef { field: "security", value_json: "{}" },
-                    ChangeRef { field: "x", value_json: "[]" },
+                    ChangeRef {
+                        field: "security",
+                        value: b"{}",
+                    },
+                    ChangeRef {
+                        field: "x",
+                        value: b"[]",
+                    },
                 ],
             },
         ])

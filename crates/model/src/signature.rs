@@ -10,21 +10,27 @@ type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &[u8], body: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut m = <HmacSha256 as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     m.update(body);
     m
 }
 
 /// The header value for `body` signed with `secret`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(mac(secret.as_bytes(), body).finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret.as_bytes(), body).finalize().into_bytes())
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("the X-Hub-Signature-256 header is missing")]
     Missing,
-    #[error("the X-Hub-Signature-256 header is malformed: expected sha256= followed by 64 hex digits")]
+    #[error(
+        "the X-Hub-Signature-256 header is malformed: expected sha256= followed by 64 hex digits"
+    )]
     Malformed,
     #[error("the signature does not match the body")]
     Mismatch,
@@ -32,7 +38,10 @@ pub enum SignatureError {
 
 /// Parses a header value into the 32 signature bytes.
 pub fn parse_header(value: &str) -> Result<[u8; 32], SignatureError> {
-    let hex_part = value.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
+    let hex_part = value
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
     if hex_part.len() != 64 {
         return Err(SignatureError::Malformed);
     }
@@ -57,12 +66,27 @@ mod tests {
     fn sign_and_verify() {
         // RFC 4231 test case 2.
         let sig = sign("Jefe", b"what do ya want for nothing?");
-        assert_eq!(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-        assert_eq!(verify("Jefe", b"what do ya want for nothing?", Some(&sig)), Ok(()));
-        assert_eq!(verify("Jefe", b"what do ya want for nothing!", Some(&sig)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            sig,
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            verify("Jefe", b"what do ya want for nothing?", Some(&sig)),
+            Ok(())
+        );
+        assert_eq!(
+            verify("Jefe", b"what do ya want for nothing!", Some(&sig)),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(verify("Jefe", b"x", None), Err(SignatureError::Missing));
-        assert_eq!(verify("Jefe", b"x", Some("sha1=abc")), Err(SignatureError::Malformed));
-        assert_eq!(verify("Jefe", b"x", Some("sha256=zz")), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify("Jefe", b"x", Some("sha1=abc")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("Jefe", b"x", Some("sha256=zz")),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]

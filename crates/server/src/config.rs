@@ -10,6 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use wabahook_api::config::{ApiVersion, RateLimitConfig};
 use wabahook_api::ApiConfig;
+use wabahook_delivery::DeliveryConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +63,7 @@ pub struct ServeConfig {
     pub demo: bool,
     pub graph: GraphSettings,
     pub rate_limit: RateLimitConfig,
+    pub delivery: DeliveryConfig,
     /// How long in-flight requests may take to finish after a shutdown signal, in milliseconds.
     pub shutdown_grace_ms: u64,
 }
@@ -78,6 +80,7 @@ impl Default for ServeConfig {
             demo: true,
             graph: GraphSettings::default(),
             rate_limit: RateLimitConfig::default(),
+            delivery: DeliveryConfig::default(),
             shutdown_grace_ms: 10_000,
         }
     }
@@ -125,6 +128,7 @@ impl ServeConfig {
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         cfg.api_config(String::new())?;
+        cfg.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
         Ok(cfg)
     }
 

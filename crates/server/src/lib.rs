@@ -12,12 +12,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use wabahook_api::demo::DemoWorld;
 use wabahook_api::seed::{self, Seed, SeedReport};
 use wabahook_api::AppState;
+use wabahook_delivery::{Clock, Engine, SystemClock};
 use wabahook_model::ids;
 
 pub use config::ServeConfig;
@@ -106,10 +109,17 @@ impl Server {
             read_demo(&demo_path)
         };
 
-        let state = AppState::new(store, cfg.api_config(admin_token.clone())?)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let engine = Engine::new(store.clone(), cfg.delivery.clone(), clock)?;
+        let state = AppState::new(store, cfg.api_config(admin_token.clone())?, engine.clone())?;
         let app = wabahook_api::router(state);
         let addr = listener.local_addr()?;
         let grace = Duration::from_millis(cfg.shutdown_grace_ms);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let workers = cfg
+            .delivery
+            .enabled
+            .then(|| tokio::spawn(engine.run(stop_rx, grace)));
         let task = tokio::spawn(async move {
             let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
             let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -117,13 +127,19 @@ impl Server {
                 let _ = graceful_tx.send(());
             });
             // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
-            tokio::select! {
+            let served = tokio::select! {
                 r = server => r.context("server failed"),
                 _ = async { let _ = graceful_rx.await; tokio::time::sleep(grace).await } => {
                     tracing::warn!("shutdown grace period over; dropping open connections");
                     Ok(())
                 }
+            };
+            // Workers stop claiming, then finish or leave to their leases what is in flight.
+            let _ = stop_tx.send(true);
+            if let Some(w) = workers {
+                let _ = w.await;
             }
+            served
         });
         Ok((
             Started {

@@ -120,9 +120,58 @@ pub trait Store: Send + Sync + 'static {
         window_minutes: i64,
     ) -> StoreResult<Vec<UsageBucket>>;
 
+    /// The tokens of one app.
+    async fn tokens_of_app(&self, app_id: &str) -> StoreResult<Vec<Token>>;
+
+    // ---- events and deliveries ----
+    /// Writes the event and its deliveries in one transaction; all deliveries are due at once
+    /// and expire at `expires_at_ms`.
+    async fn insert_event(
+        &self,
+        event: &Event,
+        deliveries: &[NewDelivery],
+        expires_at_ms: i64,
+    ) -> StoreResult<()>;
+    async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
+    /// Claims up to `limit` due deliveries (oldest due first), leasing each until
+    /// `now_ms + lease_ms`. Each claim bumps the delivery's `claim_seq`.
+    async fn claim_due(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<Claimed>>;
+    /// Records attempts and their outcomes in one transaction. An outcome is applied only if the
+    /// delivery is still held under the same claim (`claim_seq`), so a node whose lease ran out
+    /// cannot overwrite the work of the node that took over; its attempt is still recorded.
+    async fn finish_attempts(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+    ) -> StoreResult<()>;
+    /// Makes claimed deliveries due again at `at_ms` without an attempt (shutdown, endpoint back-off).
+    async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()>;
+    /// Moves every due delivery to `target_url` to `until_ms`, so that an endpoint that is down
+    /// does not fill the claims; returns how many moved.
+    async fn defer_target(&self, target_url: &str, now_ms: i64, until_ms: i64) -> StoreResult<u64>;
+    /// Cancels the app's pending deliveries for the WABA; returns how many.
+    async fn cancel_pending(&self, app_id: &str, waba_id: &str, now_ms: i64) -> StoreResult<u64>;
+    /// Makes the matching deliveries due now with a fresh horizon; returns how many.
+    async fn replay(&self, what: Replay, now_ms: i64, expires_at_ms: i64) -> StoreResult<u64>;
+    async fn delivery(&self, id: i64) -> StoreResult<Option<Delivery>>;
+    /// Newest first.
+    async fn deliveries(&self, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
+    async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<Attempt>>;
+
     // ---- settings ----
     /// Stores `value` under `key` unless a value is already there; returns the stored value.
     async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+}
+
+/// Which deliveries a replay sends again.
+#[derive(Debug, Clone)]
+pub enum Replay {
+    Delivery(i64),
+    Event(String),
+    /// Every retrying or expired delivery of the app created at or after `since_ms`.
+    FailedSince {
+        app_id: String,
+        since_ms: i64,
+    },
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -162,3 +162,127 @@ pub fn now_unix() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// Something that happened on a WABA, to be notified to subscribed apps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub waba_id: String,
+    pub field: String,
+    /// The change's `value` as compact JSON text, kept exactly as accepted.
+    #[serde(skip)]
+    pub value_json: String,
+    pub phone_number_id: Option<String>,
+    /// Unix seconds: the `entry.time` of deliveries.
+    pub time: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not attempted yet.
+    Pending,
+    /// Attempted, failed, due again later.
+    Retrying,
+    Delivered,
+    /// Gave up after the retry horizon; kept and replayable.
+    Expired,
+    /// The app unsubscribed from the WABA before delivery.
+    Cancelled,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Expired => "expired",
+            DeliveryState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryState::Pending,
+            "retrying" => DeliveryState::Retrying,
+            "delivered" => DeliveryState::Delivered,
+            "expired" => DeliveryState::Expired,
+            "cancelled" => DeliveryState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A delivery to create with its event: which app, sent where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub app_id: String,
+    pub target_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub event_id: String,
+    pub app_id: String,
+    pub waba_id: String,
+    pub field: String,
+    pub target_url: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    #[serde(skip)]
+    pub claim_seq: i64,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+}
+
+/// A delivery claimed for sending, with what its body needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery: Delivery,
+    pub event: Event,
+}
+
+/// One try at sending a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub delivery_id: i64,
+    pub at_ms: i64,
+    /// HTTP status, when a response came.
+    pub status: Option<i64>,
+    pub latency_ms: i64,
+    /// `timeout`, `connect`, `http_status`, … when the attempt failed.
+    pub error_class: Option<String>,
+    /// The first KiB of the response body.
+    pub response_head: String,
+}
+
+/// What an attempt decided for its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    RetryAt(i64),
+    Expired,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub app_id: Option<String>,
+    pub waba_id: Option<String>,
+    pub event_id: Option<String>,
+    pub state: Option<DeliveryState>,
+    /// Only deliveries with an id below this (paging, newest first).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`: the sandbox's control plane for the simulated world.
 //! JSON in and out, bearer admin token, errors as `{"error":{"code","message"}}`.
 
+mod deliveries;
 mod error;
 mod resources;
 
@@ -49,6 +50,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(resources::create_token).get(resources::list_tokens),
         )
         .route("/tokens/{id}", get(resources::get_token))
+        .route("/events", post(deliveries::create_event))
+        .route("/events/{id}", get(deliveries::get_event))
+        .route("/deliveries", get(deliveries::list_deliveries))
+        .route("/deliveries/{id}", get(deliveries::get_delivery))
+        .route("/replay", post(deliveries::replay))
         .fallback(|| async { AdminError::NotFound("no such admin resource".into()) })
         .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state, require_admin_token))

@@ -7,7 +7,7 @@ use wabahook_store::CallbackOverride;
 use super::{
     check_callback, check_verify_token, require_manage, success, waba_call, Call, GraphError,
 };
-use crate::{world, AppState};
+use crate::AppState;
 
 /// Meta's documented limit on override URLs.
 const MAX_OVERRIDE_URI: usize = 200;
@@ -37,7 +37,9 @@ pub async fn post(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Va
         state.store.app(&token.app_id).await?.ok_or_else(|| {
             GraphError::Internal(format!("token {} names a missing app", token.id))
         })?;
-    if !world::app_may_edit(state.store.as_ref(), &app, &waba.business_id).await? {
+    if !wabahook_delivery::routing::app_may_edit(state.store.as_ref(), &app, &waba.business_id)
+        .await?
+    {
         return Err(GraphError::Permission(format!(
             "Permissions error: app {} is not owned by, nor granted access by, the business that owns WhatsApp Business Account {}; apps shared with a business cannot receive its webhooks",
             app.id, waba.id
@@ -73,5 +75,14 @@ pub async fn delete(state: &AppState, call: &mut Call, waba_id: &str) -> Result<
     let (token, waba) = waba_call(state, call, waba_id, true).await?;
     require_manage(&token, &waba)?;
     state.store.unsubscribe_app(&token.app_id, &waba.id).await?;
+    // Unsubscribing stops pending deliveries at once; they stay in the log as cancelled.
+    let now = state.engine.clock().now_ms();
+    let cancelled = state
+        .store
+        .cancel_pending(&token.app_id, &waba.id, now)
+        .await?;
+    if cancelled > 0 {
+        tracing::info!(app = %token.app_id, waba = %waba.id, cancelled, "unsubscribed; pending deliveries cancelled");
+    }
     Ok(success())
 }

@@ -83,6 +83,12 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         ..ServeConfig::default()
     };
     cfg.graph.handshake_timeout_ms = 700;
+    cfg.delivery.timeout_ms = 700;
+    cfg.delivery.lease_ms = 5_000;
+    cfg.delivery.poll_interval_ms = 50;
+    cfg.delivery.target_backoff_ms = 200;
+    cfg.delivery.retry_schedule_secs = vec![0, 1, 60];
+    cfg.delivery.retry_jitter = 0.0;
     cfg
 }
 
@@ -280,6 +286,63 @@ impl World {
     pub fn app_token(&self) -> String {
         format!("{}|{}", self.app_id, self.app_secret)
     }
+
+    /// Points the app's callback at `url` for `fields` and subscribes it to the WABA.
+    pub async fn subscribe(&self, ctx: &Ctx, url: &str, fields: &str) {
+        ctx.graph_json(
+            "POST",
+            &format!("/v23.0/{}/subscriptions", self.app_id),
+            Some(&self.app_token()),
+            json!({"object": "whatsapp_business_account", "callback_url": url, "verify_token": VERIFY_TOKEN, "fields": fields}),
+        )
+        .await
+        .assert_success();
+        ctx.graph(
+            "POST",
+            &format!("/v23.0/{}/subscribed_apps", self.waba_id),
+            Some(&self.token),
+            &[],
+        )
+        .await
+        .assert_success();
+    }
+}
+
+impl Ctx {
+    /// Injects an event through the admin API; returns the created event.
+    pub async fn event(
+        &self,
+        waba_id: &str,
+        field: &str,
+        value: Value,
+        phone: Option<&str>,
+    ) -> Value {
+        let mut body = json!({"waba_id": waba_id, "field": field, "value": value});
+        if let Some(p) = phone {
+            body["phone_number_id"] = json!(p);
+        }
+        self.create("events", body).await
+    }
+
+    /// Waits (up to 20 s) until the event's deliveries all satisfy `done`; returns them.
+    pub async fn wait_deliveries(
+        &self,
+        event_id: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        for _ in 0..2000 {
+            let r = self.admin_get(&format!("events/{event_id}")).await;
+            let list = r.body["deliveries"].as_array().cloned().unwrap_or_default();
+            if !list.is_empty() && list.iter().all(&done) {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "deliveries of {event_id} never settled: {}",
+            self.admin_get(&format!("events/{event_id}")).await.body
+        );
+    }
 }
 
 /// A callback endpoint on loopback that answers verification handshakes in chosen ways and
@@ -287,20 +350,46 @@ impl World {
 pub struct Receiver {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    posts: Arc<Mutex<Vec<Post>>>,
+    /// Status to answer POSTs to a path with, in turn; when used up, 200.
+    pub script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
+}
+
+/// A webhook POST as it arrived: raw bytes and headers.
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Post {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
 }
 
 #[derive(Clone)]
 struct ReceiverState {
     seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    posts: Arc<Mutex<Vec<Post>>>,
+    script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let state = ReceiverState { seen: seen.clone() };
+        let posts = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(HashMap::new()));
+        let state = ReceiverState {
+            seen: seen.clone(),
+            posts: posts.clone(),
+            script: script.clone(),
+        };
         let app = Router::new()
-            .route("/hook", get(echo))
-            .route("/hook/{*rest}", get(echo))
+            .route("/hook", get(echo).post(record))
+            .route("/hook/{*rest}", get(echo).post(record))
+            .route("/slowpost", get(echo).post(slow_post))
             .route("/notfound", get(|| async { StatusCode::NOT_FOUND }))
             .route("/wrong", get(|| async { "not-the-challenge" }))
             .route("/slow", get(slow))
@@ -309,7 +398,37 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { addr, seen }
+        Receiver {
+            addr,
+            seen,
+            posts,
+            script,
+        }
+    }
+
+    /// Every webhook POST received so far.
+    pub fn posts(&self) -> Vec<Post> {
+        self.posts.lock().unwrap().clone()
+    }
+
+    /// Answers the next POSTs to `path` with these statuses, in turn.
+    pub fn answer(&self, path: &str, statuses: &[u16]) {
+        self.script
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), statuses.to_vec());
+    }
+
+    /// Waits (up to 20 s) until at least `n` POSTs arrived.
+    pub async fn wait_posts(&self, n: usize) -> Vec<Post> {
+        for _ in 0..2000 {
+            let p = self.posts();
+            if p.len() >= n {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} POSTs, got {}", self.posts().len());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -339,4 +458,30 @@ async fn echo(
 async fn slow(State(s): State<ReceiverState>, q: Query<HashMap<String, String>>) -> Response {
     tokio::time::sleep(Duration::from_secs(5)).await;
     echo(State(s), q).await
+}
+
+async fn record(
+    State(s): State<ReceiverState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let path = uri.path().to_string();
+    s.posts.lock().unwrap().push(Post {
+        path: path.clone(),
+        headers,
+        body: body.to_vec(),
+    });
+    let mut script = s.script.lock().unwrap();
+    match script.get_mut(&path) {
+        Some(list) if !list.is_empty() => {
+            StatusCode::from_u16(list.remove(0)).unwrap_or(StatusCode::OK)
+        }
+        _ => StatusCode::OK,
+    }
+}
+
+async fn slow_post() -> StatusCode {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    StatusCode::OK
 }

@@ -6,6 +6,7 @@ mod harness;
 mod admin;
 mod app_subscriptions;
 mod bad_input;
+mod delivery;
 mod permissions;
 mod phone_numbers;
 mod rate_limits;

@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, Row, SqlitePool};
 
 use crate::records::*;
-use crate::{OnConflict, Store, StoreError, StoreResult};
+use crate::{OnConflict, Replay, Store, StoreError, StoreResult};
 use rows::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -606,6 +606,241 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn tokens_of_app(&self, app_id: &str) -> StoreResult<Vec<Token>> {
+        self.tokens_where("WHERE app_id = ?", Some(app_id)).await
+    }
+
+    async fn insert_event(
+        &self,
+        event: &Event,
+        deliveries: &[NewDelivery],
+        expires_at_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(&event.waba_id)
+        .bind(&event.field)
+        .bind(&event.value_json)
+        .bind(&event.phone_number_id)
+        .bind(event.time)
+        .bind(event.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, &format!("event {}", event.id)))?;
+        for d in deliveries {
+            sqlx::query(
+                "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
+                 created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            )
+            .bind(&event.id)
+            .bind(&d.app_id)
+            .bind(&event.waba_id)
+            .bind(&event.field)
+            .bind(&d.target_url)
+            .bind(event.created_at_ms)
+            .bind(event.created_at_ms)
+            .bind(expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
+        self.one::<EventRow, _>(
+            "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events WHERE id = ?",
+            id,
+        )
+        .await
+    }
+
+    async fn claim_due(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<Claimed>> {
+        let mut tx = self.write.begin().await?;
+        let sql = format!(
+            "UPDATE deliveries SET next_attempt_at = ?, claim_seq = claim_seq + 1 WHERE id IN \
+             (SELECT id FROM deliveries WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ? \
+              ORDER BY next_attempt_at LIMIT ?) RETURNING {DELIVERY_COLUMNS}"
+        );
+        let rows: Vec<DeliveryRow> = sqlx::query_as(&sql)
+            .bind(now_ms + lease_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut events: std::collections::HashMap<String, Event> = std::collections::HashMap::new();
+        for row in rows {
+            let delivery = Delivery::try_from(row)?;
+            let event = match events.get(&delivery.event_id) {
+                Some(e) => e.clone(),
+                None => {
+                    let e: Event = sqlx::query_as::<_, EventRow>(
+                        "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events WHERE id = ?",
+                    )
+                    .bind(&delivery.event_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .into();
+                    events.insert(e.id.clone(), e.clone());
+                    e
+                }
+            };
+            out.push(Claimed { delivery, event });
+        }
+        tx.commit().await?;
+        out.sort_by_key(|c| c.delivery.id);
+        Ok(out)
+    }
+
+    async fn finish_attempts(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for (d, a, outcome) in results {
+            sqlx::query(
+                "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, response_head) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(d.id)
+            .bind(a.at_ms)
+            .bind(a.status)
+            .bind(a.latency_ms)
+            .bind(&a.error_class)
+            .bind(&a.response_head)
+            .execute(&mut *tx)
+            .await?;
+            let finished_at = a.at_ms + a.latency_ms;
+            let (state, next, finished) = match outcome {
+                AttemptOutcome::Delivered => {
+                    (DeliveryState::Delivered, finished_at, Some(finished_at))
+                }
+                AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
+                AttemptOutcome::Expired => (DeliveryState::Expired, finished_at, Some(finished_at)),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, finished_at_ms = ? \
+                 WHERE id = ? AND claim_seq = ? AND state IN ('pending', 'retrying')",
+            )
+            .bind(state.as_str())
+            .bind(next)
+            .bind(finished)
+            .bind(d.id)
+            .bind(d.claim_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for d in deliveries {
+            sqlx::query(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND claim_seq = ? \
+                 AND state IN ('pending', 'retrying')",
+            )
+            .bind(at_ms)
+            .bind(d.id)
+            .bind(d.claim_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn defer_target(&self, target_url: &str, now_ms: i64, until_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = ? WHERE target_url = ? AND state IN ('pending', 'retrying') \
+             AND next_attempt_at <= ?",
+        )
+        .bind(until_ms)
+        .bind(target_url)
+        .bind(now_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn cancel_pending(&self, app_id: &str, waba_id: &str, now_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'cancelled', finished_at_ms = ?, claim_seq = claim_seq + 1 \
+             WHERE app_id = ? AND waba_id = ? AND state IN ('pending', 'retrying')",
+        )
+        .bind(now_ms)
+        .bind(app_id)
+        .bind(waba_id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn replay(&self, what: Replay, now_ms: i64, expires_at_ms: i64) -> StoreResult<u64> {
+        let set = "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+                   next_attempt_at = ?, expires_at_ms = ?, finished_at_ms = NULL, claim_seq = claim_seq + 1";
+        let clause = match &what {
+            Replay::Delivery(_) => "WHERE id = ?",
+            Replay::Event(_) => "WHERE event_id = ?",
+            Replay::FailedSince { .. } => {
+                "WHERE app_id = ? AND created_at_ms >= ? AND state IN ('retrying', 'expired')"
+            }
+        };
+        let sql = format!("{set} {clause}");
+        let q = sqlx::query(&sql).bind(now_ms).bind(expires_at_ms);
+        let q = match &what {
+            Replay::Delivery(id) => q.bind(*id),
+            Replay::Event(id) => q.bind(id.as_str()),
+            Replay::FailedSince { app_id, since_ms } => q.bind(app_id.as_str()).bind(*since_ms),
+        };
+        Ok(q.execute(&self.write).await?.rows_affected())
+    }
+
+    async fn delivery(&self, id: i64) -> StoreResult<Option<Delivery>> {
+        let row: Option<DeliveryRow> = sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(Delivery::try_from).transpose()
+    }
+
+    async fn deliveries(&self, f: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE (?1 IS NULL OR app_id = ?1) AND (?2 IS NULL OR waba_id = ?2) \
+             AND (?3 IS NULL OR event_id = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS NULL OR id < ?5) \
+             ORDER BY id DESC LIMIT ?6"
+        );
+        let rows: Vec<DeliveryRow> = sqlx::query_as(&sql)
+            .bind(&f.app_id)
+            .bind(&f.waba_id)
+            .bind(&f.event_id)
+            .bind(f.state.map(DeliveryState::as_str))
+            .bind(f.before_id)
+            .bind(f.limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(Delivery::try_from).collect()
+    }
+
+    async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<Attempt>> {
+        let rows: Vec<AttemptRow> = sqlx::query_as(
+            "SELECT delivery_id, at_ms, status, latency_ms, error_class, response_head FROM attempts \
+             WHERE delivery_id = ? ORDER BY id",
+        )
+        .bind(delivery_id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {

@@ -223,3 +223,94 @@ impl From<WabaSubscriptionRow> for WabaSubscription {
         }
     }
 }
+
+#[derive(FromRow)]
+pub(super) struct EventRow {
+    id: String,
+    waba_id: String,
+    field: String,
+    value: String,
+    phone_number_id: Option<String>,
+    time: i64,
+    created_at_ms: i64,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Self {
+        Event {
+            id: r.id,
+            waba_id: r.waba_id,
+            field: r.field,
+            value_json: r.value,
+            phone_number_id: r.phone_number_id,
+            time: r.time,
+            created_at_ms: r.created_at_ms,
+        }
+    }
+}
+
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, event_id, app_id, waba_id, field, target_url, state, attempts, \
+     next_attempt_at, claim_seq, created_at_ms, expires_at_ms, finished_at_ms";
+
+#[derive(FromRow)]
+pub(super) struct DeliveryRow {
+    id: i64,
+    event_id: String,
+    app_id: String,
+    waba_id: String,
+    field: String,
+    target_url: String,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    claim_seq: i64,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    finished_at_ms: Option<i64>,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(Delivery {
+            id: r.id,
+            event_id: r.event_id,
+            app_id: r.app_id,
+            waba_id: r.waba_id,
+            field: r.field,
+            target_url: r.target_url,
+            state: DeliveryState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery state {:?}", r.state)))?,
+            attempts: r.attempts,
+            next_attempt_at_ms: r.next_attempt_at,
+            claim_seq: r.claim_seq,
+            created_at_ms: r.created_at_ms,
+            expires_at_ms: r.expires_at_ms,
+            finished_at_ms: r.finished_at_ms,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AttemptRow {
+    delivery_id: i64,
+    at_ms: i64,
+    status: Option<i64>,
+    latency_ms: i64,
+    error_class: Option<String>,
+    response_head: String,
+}
+
+impl From<AttemptRow> for Attempt {
+    fn from(r: AttemptRow) -> Self {
+        Attempt {
+            delivery_id: r.delivery_id,
+            at_ms: r.at_ms,
+            status: r.status,
+            latency_ms: r.latency_ms,
+            error_class: r.error_class,
+            response_head: r.response_head,
+        }
+    }
+}

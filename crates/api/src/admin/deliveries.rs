@@ -1,0 +1,221 @@
+//! Events, deliveries and replay in the admin API.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wabahook_delivery::routing::{self, AcceptError};
+use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Replay};
+
+use super::{AdminError, AdminJson};
+use crate::AppState;
+
+type AdminResult<T> = Result<T, AdminError>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    waba_id: String,
+    field: String,
+    value: Option<Box<serde_json::value::RawValue>>,
+    phone_number_id: Option<String>,
+    #[serde(default)]
+    sample: bool,
+}
+
+impl From<AcceptError> for AdminError {
+    fn from(e: AcceptError) -> Self {
+        match e {
+            AcceptError::Store(s) => s.into(),
+            other => AdminError::Invalid(other.to_string()),
+        }
+    }
+}
+
+pub async fn create_event(
+    State(s): State<AppState>,
+    AdminJson(e): AdminJson<NewEvent>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    if e.sample {
+        return Err(AdminError::Invalid(
+            "sample values are not available in this build; give a value".into(),
+        ));
+    }
+    let value = e
+        .value
+        .ok_or_else(|| AdminError::Invalid("value is required".into()))?;
+    if !value.get().trim_start().starts_with('{') {
+        return Err(AdminError::Invalid("value must be a JSON object".into()));
+    }
+    let now = s.engine.clock().now_ms();
+    let accepted = routing::accept(
+        s.store.as_ref(),
+        s.engine.config(),
+        now,
+        &e.waba_id,
+        &e.field,
+        value.get(),
+        e.phone_number_id.as_deref(),
+    )
+    .await?;
+    s.engine.wake();
+    let mut v = event_json(&accepted.event)?;
+    v["deliveries"] = json!(accepted.deliveries);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+fn event_json(e: &wabahook_store::Event) -> AdminResult<Value> {
+    let mut v = serde_json::to_value(e).map_err(|x| AdminError::Internal(x.to_string()))?;
+    v["value"] =
+        serde_json::from_str(&e.value_json).map_err(|x| AdminError::Internal(x.to_string()))?;
+    Ok(v)
+}
+
+async fn with_attempts(s: &AppState, d: Delivery) -> AdminResult<Value> {
+    let attempts = s.store.attempts(d.id).await?;
+    let mut v = serde_json::to_value(&d).map_err(|x| AdminError::Internal(x.to_string()))?;
+    v["attempts_log"] =
+        serde_json::to_value(attempts).map_err(|x| AdminError::Internal(x.to_string()))?;
+    Ok(v)
+}
+
+pub async fn get_event(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let event = s
+        .store
+        .event(&id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
+    let mut v = event_json(&event)?;
+    let filter = DeliveryFilter {
+        event_id: Some(id),
+        limit: 10_000,
+        ..Default::default()
+    };
+    let mut list = Vec::new();
+    for d in s.store.deliveries(&filter).await? {
+        list.push(with_attempts(&s, d).await?);
+    }
+    v["deliveries"] = Value::Array(list);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    app_id: Option<String>,
+    waba_id: Option<String>,
+    event_id: Option<String>,
+    state: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn list_deliveries(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> AdminResult<Json<Value>> {
+    let Query(q) = q.map_err(|e| AdminError::Invalid(e.body_text()))?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(x) => Some(DeliveryState::parse(x).ok_or_else(|| {
+            AdminError::Invalid(
+                "state must be pending, retrying, delivered, expired or cancelled".into(),
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AdminError::Invalid("limit must be 1 to 1000".into()));
+    }
+    let filter = DeliveryFilter {
+        app_id: q.app_id,
+        waba_id: q.waba_id,
+        event_id: q.event_id,
+        state,
+        before_id: q.before,
+        limit,
+    };
+    let found = s.store.deliveries(&filter).await?;
+    let next = if found.len() as i64 == limit {
+        found.last().map(|d| d.id)
+    } else {
+        None
+    };
+    let mut data = Vec::with_capacity(found.len());
+    for d in found {
+        data.push(with_attempts(&s, d).await?);
+    }
+    Ok(Json(json!({"data": data, "next_before": next})))
+}
+
+pub async fn get_delivery(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AdminError::NotFound(format!("no delivery {id}")))?;
+    let d = s
+        .store
+        .delivery(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no delivery {id}")))?;
+    Ok(Json(with_attempts(&s, d).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    delivery_id: Option<i64>,
+    event_id: Option<String>,
+    app_id: Option<String>,
+    /// Unix seconds; with `app_id`: replay its failed and expired deliveries created since then.
+    since: Option<i64>,
+}
+
+pub async fn replay(
+    State(s): State<AppState>,
+    AdminJson(r): AdminJson<ReplayRequest>,
+) -> AdminResult<Json<Value>> {
+    let what = match (r.delivery_id, r.event_id, r.app_id, r.since) {
+        (Some(id), None, None, None) => {
+            s.store
+                .delivery(id)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("no delivery {id}")))?;
+            Replay::Delivery(id)
+        }
+        (None, Some(id), None, None) => {
+            s.store
+                .event(&id)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
+            Replay::Event(id)
+        }
+        (None, None, Some(app_id), since) => {
+            s.store
+                .app(&app_id)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("no app {app_id}")))?;
+            Replay::FailedSince {
+                app_id,
+                since_ms: since.unwrap_or(0).saturating_mul(1000),
+            }
+        }
+        _ => {
+            return Err(AdminError::Invalid(
+                "give exactly one of delivery_id, event_id, or app_id (with an optional since)"
+                    .into(),
+            ))
+        }
+    };
+    let now = s.engine.clock().now_ms();
+    let horizon = now + s.engine.config().horizon_secs as i64 * 1000;
+    let n = s.store.replay(what, now, horizon).await?;
+    s.engine.wake();
+    Ok(Json(json!({"replayed": n})))
+}

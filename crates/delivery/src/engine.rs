@@ -1,0 +1,232 @@
+//! The worker loop: claim due deliveries under a lease, send them in batches with bounded
+//! concurrency per target, record every attempt, and schedule what failed.
+//!
+//! Leases in the store, not memory, decide who sends what: a crash loses nothing, because an
+//! unfinished claim becomes due again when its lease ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use wabahook_store::{Attempt, AttemptOutcome, DynStore, StoreError};
+
+use crate::batch::{self, Batch};
+use crate::clock::Clock;
+use crate::config::DeliveryConfig;
+use crate::{schedule, sender};
+
+pub struct Engine {
+    store: DynStore,
+    cfg: DeliveryConfig,
+    clock: Arc<dyn Clock>,
+    client: reqwest::Client,
+    wake: Arc<Notify>,
+    in_flight: Arc<Semaphore>,
+    targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("delivery configuration: {0}")]
+    Config(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl Engine {
+    pub fn new(
+        store: DynStore,
+        cfg: DeliveryConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Engine>, EngineError> {
+        cfg.check().map_err(EngineError::Config)?;
+        let client = sender::client(Duration::from_millis(cfg.timeout_ms), &cfg.user_agent)?;
+        Ok(Arc::new(Engine {
+            in_flight: Arc::new(Semaphore::new(cfg.max_in_flight)),
+            store,
+            cfg,
+            clock,
+            client,
+            wake: Arc::new(Notify::new()),
+            targets: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn config(&self) -> &DeliveryConfig {
+        &self.cfg
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Tells the workers that new work may be due (after an event or a replay).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn target_slots(&self, url: &str) -> Arc<Semaphore> {
+        let mut map = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(url.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_in_flight_per_target)))
+            .clone()
+    }
+
+    /// Runs until `stop` turns true, then stops claiming and gives in-flight POSTs up to
+    /// `grace` to finish. Unfinished claims are left to their leases.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
+        let mut tasks = JoinSet::new();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let claimed = match self.tick(&mut tasks).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    0
+                }
+            };
+            if claimed == 0 {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(self.cfg.poll_interval_ms)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        let finish = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, finish).await.is_err() {
+            tracing::warn!(
+                "delivery grace period over; unfinished deliveries resume after their lease"
+            );
+        }
+    }
+
+    /// Claims what is due now and starts sending it; returns how many deliveries were claimed.
+    pub async fn tick(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<usize, StoreError> {
+        let free = self.in_flight.available_permits();
+        if free == 0 {
+            // Wait for a POST to finish instead of claiming work we cannot start.
+            if let Ok(p) = self.in_flight.clone().acquire_owned().await {
+                drop(p);
+            }
+            return Ok(0);
+        }
+        let now = self.clock.now_ms();
+        let limit = (free as i64 * self.cfg.batch_max_changes as i64).min(self.cfg.claim_batch);
+        let claimed = self.store.claim_due(now, self.cfg.lease_ms, limit).await?;
+        let n = claimed.len();
+        let mut held_back = Vec::new();
+        for b in batch::group(
+            claimed,
+            self.cfg.batch_max_changes,
+            self.cfg.batch_max_bytes,
+        ) {
+            let slot = self.target_slots(&b.target_url).try_acquire_owned();
+            let permit = self.in_flight.clone().try_acquire_owned();
+            match (slot, permit) {
+                (Ok(slot), Ok(permit)) => {
+                    let engine = self.clone();
+                    tasks.spawn(async move { engine.send(b, slot, permit).await });
+                }
+                // The target (or the engine) is at its limit: put these back for a moment, so a
+                // slow endpoint never holds up the others.
+                _ => held_back.extend(b.items.into_iter().map(|c| c.delivery)),
+            }
+        }
+        if !held_back.is_empty() {
+            let later = now + 50;
+            self.store.release(&held_back, later).await?;
+        }
+        Ok(n)
+    }
+
+    async fn send(
+        self: Arc<Self>,
+        batch: Batch,
+        _slot: OwnedSemaphorePermit,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        let at_ms = self.clock.now_ms();
+        let app = match self.store.app(&batch.app_id).await {
+            Ok(Some(app)) => app,
+            Ok(None) => {
+                tracing::warn!(app = %batch.app_id, "app of a delivery is gone; leaving it to expire");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loading the app failed; the lease will bring the delivery back");
+                return;
+            }
+        };
+        let result = match batch.body() {
+            Ok(body) => {
+                sender::post(
+                    &self.client,
+                    &batch.target_url,
+                    &app.secret,
+                    body,
+                    self.cfg.any_2xx_is_success,
+                )
+                .await
+            }
+            Err(e) => sender::PostResult {
+                status: None,
+                latency_ms: 0,
+                error_class: Some("body"),
+                response_head: e.to_string(),
+                unreachable: false,
+            },
+        };
+        let done_ms = self.clock.now_ms().max(at_ms);
+        let results: Vec<_> = batch
+            .items
+            .into_iter()
+            .map(|c| {
+                let d = c.delivery;
+                let outcome = if result.error_class.is_none() {
+                    AttemptOutcome::Delivered
+                } else {
+                    schedule::after_failure(&self.cfg, d.attempts + 1, done_ms, d.expires_at_ms)
+                };
+                let attempt = Attempt {
+                    delivery_id: d.id,
+                    at_ms,
+                    status: result.status.map(i64::from),
+                    latency_ms: result.latency_ms,
+                    error_class: result.error_class.map(str::to_string),
+                    response_head: result.response_head.clone(),
+                };
+                (d, attempt, outcome)
+            })
+            .collect();
+        if let Err(e) = self.store.finish_attempts(&results).await {
+            tracing::error!(error = %e, "recording attempts failed; the lease will bring the deliveries back");
+            return;
+        }
+        if result.unreachable {
+            let until = done_ms + self.cfg.target_backoff_ms;
+            match self
+                .store
+                .defer_target(&batch.target_url, done_ms, until)
+                .await
+            {
+                Ok(n) if n > 0 => {
+                    tracing::info!(target = %batch.target_url, deferred = n, "endpoint unreachable; holding back its due deliveries")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deferring an unreachable endpoint failed"),
+            }
+        }
+        if results
+            .iter()
+            .any(|(_, _, o)| matches!(o, AttemptOutcome::RetryAt(t) if *t <= done_ms))
+        {
+            self.wake();
+        }
+    }
+}

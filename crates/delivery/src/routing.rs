@@ -1,0 +1,151 @@
+//! Who gets an event, and where: the rules of SPEC section 4, applied when the event is accepted
+//! so that the event and every delivery it causes are written in one transaction.
+
+use wabahook_model::{ids, meta_json, Field, WABA_OBJECT};
+use wabahook_store::{AccessRole, App, Event, NewDelivery, Store, StoreError, Waba};
+
+use crate::config::DeliveryConfig;
+
+/// Whether `app` may edit WABAs of `business_id`: owned by that business, or granted access by
+/// it. Apps merely shared with the business may not.
+pub async fn app_may_edit(
+    store: &dyn Store,
+    app: &App,
+    business_id: &str,
+) -> Result<bool, StoreError> {
+    if app.business_id == business_id {
+        return Ok(true);
+    }
+    Ok(store
+        .app_access(&app.id)
+        .await?
+        .iter()
+        .any(|a| a.business_id == business_id && a.role == AccessRole::Granted))
+}
+
+/// The deliveries an event on `waba` for `field` causes, each with its target URL.
+pub async fn plan(
+    store: &dyn Store,
+    waba: &Waba,
+    field: &str,
+    phone_number_id: Option<&str>,
+) -> Result<Vec<NewDelivery>, StoreError> {
+    let field = Field(field);
+    let mut out = Vec::new();
+    for sub in store.waba_subscriptions(&waba.id).await? {
+        let Some(app) = store.app(&sub.app_id).await? else {
+            continue;
+        };
+        let Some(app_sub) = store.app_subscription(&app.id).await? else {
+            continue;
+        };
+        if app_sub.object != WABA_OBJECT || !app_sub.verified || !app_sub.active {
+            continue;
+        }
+        if !app_sub.fields.iter().any(|f| f.name == field.0) {
+            continue;
+        }
+        if !app_may_edit(store, &app, &waba.business_id).await? {
+            continue;
+        }
+        let permission = field.required_permission();
+        let permitted = store
+            .tokens_of_app(&app.id)
+            .await?
+            .iter()
+            .any(|t| t.has_permission(permission) && t.access_to(&waba.id).is_some());
+        if !permitted {
+            continue;
+        }
+        let mut target = None;
+        if field.supports_override() {
+            if let Some(phone) = phone_number_id {
+                target = store
+                    .phone_override(&app.id, phone)
+                    .await?
+                    .map(|o| o.callback_uri);
+            }
+            if target.is_none() {
+                target = sub.override_callback.map(|o| o.callback_uri);
+            }
+        }
+        out.push(NewDelivery {
+            app_id: app.id,
+            target_url: target.unwrap_or(app_sub.callback_url),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("no WABA {0}")]
+    UnknownWaba(String),
+    #[error("phone number {0} does not belong to WABA {1}")]
+    ForeignPhoneNumber(String, String),
+    #[error("field {0:?} is not a field name (lowercase letters, digits and _)")]
+    BadField(String),
+    #[error("value is not JSON: {0}")]
+    BadValue(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An accepted event and how many deliveries it caused.
+pub struct Accepted {
+    pub event: Event,
+    pub deliveries: usize,
+}
+
+/// Routes and durably stores one event: when this returns, the event and its deliveries are
+/// committed. `value_json` may be any JSON text; it is kept in Meta's escaped form.
+pub async fn accept(
+    store: &dyn Store,
+    cfg: &DeliveryConfig,
+    now_ms: i64,
+    waba_id: &str,
+    field: &str,
+    value_json: &str,
+    phone_number_id: Option<&str>,
+) -> Result<Accepted, AcceptError> {
+    if !Field::is_well_formed(field) {
+        return Err(AcceptError::BadField(field.to_string()));
+    }
+    let waba = store
+        .waba(waba_id)
+        .await?
+        .ok_or_else(|| AcceptError::UnknownWaba(waba_id.to_string()))?;
+    if let Some(p) = phone_number_id {
+        match store.phone_number(p).await? {
+            Some(n) if n.waba_id == waba.id => {}
+            _ => {
+                return Err(AcceptError::ForeignPhoneNumber(
+                    p.to_string(),
+                    waba.id.clone(),
+                ))
+            }
+        }
+    }
+    let mut rendered = Vec::with_capacity(value_json.len());
+    meta_json::rewrite(value_json, &mut rendered)
+        .map_err(|e| AcceptError::BadValue(e.to_string()))?;
+    // Meta's form escapes everything outside ASCII, so this cannot fail.
+    let value_json =
+        String::from_utf8(rendered).map_err(|e| AcceptError::BadValue(e.to_string()))?;
+    let deliveries = plan(store, &waba, field, phone_number_id).await?;
+    let event = Event {
+        id: ids::new_graph_id(),
+        waba_id: waba.id,
+        field: field.to_string(),
+        value_json,
+        phone_number_id: phone_number_id.map(str::to_string),
+        time: now_ms.div_euclid(1000),
+        created_at_ms: now_ms,
+    };
+    let expires = now_ms + (cfg.horizon_secs as i64) * 1000;
+    store.insert_event(&event, &deliveries, expires).await?;
+    Ok(Accepted {
+        deliveries: deliveries.len(),
+        event,
+    })
+}
