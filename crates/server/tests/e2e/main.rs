@@ -7,6 +7,7 @@ mod admin;
 mod app_subscriptions;
 mod bad_input;
 mod delivery;
+mod engine;
 mod permissions;
 mod phone_numbers;
 mod rate_limits;
