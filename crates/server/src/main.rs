@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
-use wabahook_server::{banner, Server};
+use wabahook_server::{banner, client, Server};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Run the Graph API, the admin API and the delivery workers.
     Serve(ServeArgs),
+    /// Emit an event on a running server: it is routed and delivered like any other.
+    Trigger(client::TriggerArgs),
+    /// Send deliveries again: one, all of an event, or an app's failed and expired ones.
+    Replay(client::ReplayArgs),
 }
 
 #[derive(clap::Args)]
@@ -106,6 +110,8 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Trigger(args) => client::trigger(args).await,
+        Command::Replay(args) => client::replay(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

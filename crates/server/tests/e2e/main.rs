@@ -6,6 +6,7 @@ mod harness;
 mod admin;
 mod app_subscriptions;
 mod bad_input;
+mod crash;
 mod delivery;
 mod engine;
 mod permissions;

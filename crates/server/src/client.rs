@@ -1,0 +1,163 @@
+//! The commands that talk to a running server through its admin API: `trigger` and `replay`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use wabahook_api::demo::DemoWorld;
+
+/// Where the server is and how to authenticate.
+#[derive(clap::Args, Clone)]
+pub struct Target {
+    /// Base URL of the running server.
+    #[arg(long, env = "WABAHOOK_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Admin API token (printed by `serve` at start).
+    #[arg(long, env = "WABAHOOK_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Data directory of the server, to read the demo world's ids from.
+    #[arg(long, default_value = "./wabahook-data")]
+    pub data_dir: PathBuf,
+}
+
+pub struct Admin {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    pub fn new(t: &Target) -> anyhow::Result<Admin> {
+        let token = t.admin_token.clone().filter(|s| !s.is_empty()).context(
+            "the admin token is required: pass --admin-token or set WABAHOOK_ADMIN_TOKEN",
+        )?;
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Admin {
+            base: t.server.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let url = format!("{}/admin/v1/{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = resp.status();
+        let v: Value = resp
+            .json()
+            .await
+            .with_context(|| format!("{url} did not answer JSON"))?;
+        if !status.is_success() {
+            let msg = v["error"]["message"].as_str().unwrap_or("unknown error");
+            bail!("{url}: {status}: {msg}");
+        }
+        Ok(v)
+    }
+}
+
+pub fn demo_world(data_dir: &Path) -> Option<DemoWorld> {
+    let bytes = std::fs::read(data_dir.join(crate::DEMO_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[derive(clap::Args)]
+pub struct TriggerArgs {
+    /// The webhook field, e.g. messages, account_update.
+    pub field: String,
+    /// The change's value as a JSON object.
+    #[arg(long)]
+    pub value: String,
+    /// WABA the event happens on [default: the demo world's].
+    #[arg(long)]
+    pub waba: Option<String>,
+    /// Phone number the event concerns (decides phone-number overrides).
+    #[arg(long)]
+    pub phone_number: Option<String>,
+    /// How many events to emit.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn trigger(a: TriggerArgs) -> anyhow::Result<()> {
+    let value: Value = serde_json::from_str(&a.value).context("--value is not JSON")?;
+    if !value.is_object() {
+        bail!("--value must be a JSON object");
+    }
+    let waba = match a
+        .waba
+        .or_else(|| demo_world(&a.target.data_dir).map(|d| d.waba_id))
+    {
+        Some(w) => w,
+        None => bail!(
+            "--waba is required (no demo world found in {})",
+            a.target.data_dir.display()
+        ),
+    };
+    if a.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let admin = Admin::new(&a.target)?;
+    let mut body = json!({"waba_id": waba, "field": a.field, "value": value});
+    if let Some(p) = a.phone_number {
+        body["phone_number_id"] = json!(p);
+    }
+    let mut deliveries = 0;
+    for _ in 0..a.count {
+        let e = admin.post("events", &body).await?;
+        deliveries += e["deliveries"].as_u64().unwrap_or(0);
+        if a.count == 1 {
+            println!(
+                "event {} accepted: {} deliveries",
+                e["id"].as_str().unwrap_or("?"),
+                deliveries
+            );
+        }
+    }
+    if a.count > 1 {
+        println!("{} events accepted: {deliveries} deliveries", a.count);
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["delivery", "event", "app"])))]
+pub struct ReplayArgs {
+    /// Replay one delivery.
+    #[arg(long)]
+    pub delivery: Option<i64>,
+    /// Replay every delivery of one event.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Replay every failed or expired delivery of this app.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// With --app: only deliveries created since this Unix time.
+    #[arg(long, requires = "app")]
+    pub since: Option<i64>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
+    let body = match (a.delivery, a.event, a.app) {
+        (Some(d), _, _) => json!({"delivery_id": d}),
+        (_, Some(e), _) => json!({"event_id": e}),
+        (_, _, Some(app)) => json!({"app_id": app, "since": a.since.unwrap_or(0)}),
+        _ => bail!("give --delivery, --event or --app"),
+    };
+    let r = Admin::new(&a.target)?.post("replay", &body).await?;
+    println!(
+        "{} deliveries replayed",
+        r["replayed"].as_u64().unwrap_or(0)
+    );
+    Ok(())
+}
