@@ -5,12 +5,13 @@
 //! unfinished claim becomes due again when its lease ends.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
-use wabahook_store::{Attempt, AttemptOutcome, DynStore, StoreError};
+use wabahook_store::{Attempt, AttemptOutcome, Delivery, DynStore, StoreError};
 
 use crate::batch::{self, Batch};
 use crate::clock::Clock;
@@ -23,9 +24,25 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    /// Deliveries claimed and not yet finished; bounds memory and what one node holds.
+    claimed: Arc<Semaphore>,
+    /// POSTs in flight.
     in_flight: Arc<Semaphore>,
-    targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+    targets: Mutex<HashMap<String, Arc<TargetState>>>,
 }
+
+/// What the engine knows of one target URL.
+struct TargetState {
+    slots: Arc<Semaphore>,
+    /// Batches claimed for this target and waiting for a slot.
+    waiting: AtomicUsize,
+    /// Until when (ms) the target is held back after it could not be reached.
+    blocked_until: AtomicI64,
+}
+
+/// Most batches that may wait for one target's slots; beyond that they go back to the store,
+/// so one slow target never takes the whole claim budget.
+const QUEUE_PER_TARGET: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -44,6 +61,7 @@ impl Engine {
         cfg.check().map_err(EngineError::Config)?;
         let client = sender::client(Duration::from_millis(cfg.timeout_ms), &cfg.user_agent)?;
         Ok(Arc::new(Engine {
+            claimed: Arc::new(Semaphore::new(cfg.claim_batch.max(1) as usize * 2)),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight)),
             store,
             cfg,
@@ -67,10 +85,16 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    fn target_slots(&self, url: &str) -> Arc<Semaphore> {
+    fn target(&self, url: &str) -> Arc<TargetState> {
         let mut map = self.targets.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(url.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_in_flight_per_target)))
+            .or_insert_with(|| {
+                Arc::new(TargetState {
+                    slots: Arc::new(Semaphore::new(self.cfg.max_in_flight_per_target)),
+                    waiting: AtomicUsize::new(0),
+                    blocked_until: AtomicI64::new(0),
+                })
+            })
             .clone()
     }
 
@@ -108,49 +132,68 @@ impl Engine {
 
     /// Claims what is due now and starts sending it; returns how many deliveries were claimed.
     pub async fn tick(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<usize, StoreError> {
-        let free = self.in_flight.available_permits();
+        let free = self.claimed.available_permits();
         if free == 0 {
-            // Wait for a POST to finish instead of claiming work we cannot start.
-            if let Ok(p) = self.in_flight.clone().acquire_owned().await {
+            // Wait for claimed work to finish instead of claiming more than we can hold.
+            if let Ok(p) = self.claimed.clone().acquire_owned().await {
                 drop(p);
             }
             return Ok(0);
         }
         let now = self.clock.now_ms();
-        let limit = (free as i64 * self.cfg.batch_max_changes as i64).min(self.cfg.claim_batch);
+        let limit = (free as i64).min(self.cfg.claim_batch);
         let claimed = self.store.claim_due(now, self.cfg.lease_ms, limit).await?;
         let n = claimed.len();
-        let mut held_back = Vec::new();
+        let mut put_back: Vec<(i64, Vec<Delivery>)> = Vec::new();
         for b in batch::group(
             claimed,
             self.cfg.batch_max_changes,
             self.cfg.batch_max_bytes,
         ) {
-            let slot = self.target_slots(&b.target_url).try_acquire_owned();
-            let permit = self.in_flight.clone().try_acquire_owned();
-            match (slot, permit) {
-                (Ok(slot), Ok(permit)) => {
-                    let engine = self.clone();
-                    tasks.spawn(async move { engine.send(b, slot, permit).await });
-                }
-                // The target (or the engine) is at its limit: put these back for a moment, so a
-                // slow endpoint never holds up the others.
-                _ => held_back.extend(b.items.into_iter().map(|c| c.delivery)),
+            let target = self.target(&b.target_url);
+            let blocked = target.blocked_until.load(Ordering::Relaxed);
+            if blocked > now {
+                put_back.push((blocked, b.items.into_iter().map(|c| c.delivery).collect()));
+                continue;
             }
+            if target.waiting.load(Ordering::Relaxed) >= QUEUE_PER_TARGET {
+                put_back.push((now + 100, b.items.into_iter().map(|c| c.delivery).collect()));
+                continue;
+            }
+            let Ok(budget) = self
+                .claimed
+                .clone()
+                .try_acquire_many_owned(b.items.len() as u32)
+            else {
+                put_back.push((now, b.items.into_iter().map(|c| c.delivery).collect()));
+                continue;
+            };
+            target.waiting.fetch_add(1, Ordering::Relaxed);
+            let engine = self.clone();
+            tasks.spawn(async move {
+                let slot = target.slots.clone().acquire_owned().await;
+                target.waiting.fetch_sub(1, Ordering::Relaxed);
+                let (Ok(slot), Ok(permit)) = (slot, engine.in_flight.clone().acquire_owned().await) else { return };
+                let blocked = target.blocked_until.load(Ordering::Relaxed);
+                if blocked > engine.clock.now_ms() {
+                    // The target went down while this batch waited: back to the store, unsent.
+                    let items: Vec<Delivery> = b.items.into_iter().map(|c| c.delivery).collect();
+                    if let Err(e) = engine.store.release(&items, blocked).await {
+                        tracing::warn!(error = %e, "releasing deliveries failed; their lease brings them back");
+                    }
+                    return;
+                }
+                engine.send(b, &target).await;
+                drop((slot, permit, budget));
+            });
         }
-        if !held_back.is_empty() {
-            let later = now + 50;
-            self.store.release(&held_back, later).await?;
+        for (at, items) in put_back {
+            self.store.release(&items, at).await?;
         }
         Ok(n)
     }
 
-    async fn send(
-        self: Arc<Self>,
-        batch: Batch,
-        _slot: OwnedSemaphorePermit,
-        _permit: OwnedSemaphorePermit,
-    ) {
+    async fn send(&self, batch: Batch, target: &TargetState) {
         let at_ms = self.clock.now_ms();
         let app = match self.store.app(&batch.app_id).await {
             Ok(Some(app)) => app,
@@ -210,6 +253,7 @@ impl Engine {
         }
         if result.unreachable {
             let until = done_ms + self.cfg.target_backoff_ms;
+            target.blocked_until.fetch_max(until, Ordering::Relaxed);
             match self
                 .store
                 .defer_target(&batch.target_url, done_ms, until)

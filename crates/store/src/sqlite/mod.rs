@@ -13,9 +13,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+/// Boxed futures keep the spawned committer `Send` for every lifetime; sqlx executors borrowed
+/// inside plain async fns otherwise fail the compiler's higher-ranked lifetime check.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, Row, SqlitePool};
+use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 
 use crate::records::*;
 use crate::{OnConflict, Replay, Store, StoreError, StoreResult};
@@ -26,6 +31,83 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    committer: mpsc::Sender<WriteJob>,
+}
+
+/// A write that may share a transaction (and so one fsync) with other writes of its kind.
+enum WriteOp {
+    InsertEvent(Event, Vec<NewDelivery>, i64),
+    FinishAttempts(Vec<(Delivery, Attempt, AttemptOutcome)>),
+}
+
+struct WriteJob {
+    op: WriteOp,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most writes committed together.
+const GROUP_MAX: usize = 512;
+
+/// Group commit: takes every queued write, applies each under its own savepoint inside one
+/// transaction, commits once, then answers each caller. With `synchronous=FULL` a commit costs
+/// an fsync, so sharing it is what lets many events be durable per second. A caller is
+/// answered only after the commit that holds its write, so "acknowledged" still means durable.
+async fn run_committer(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
+    let mut group = Vec::with_capacity(GROUP_MAX);
+    while let Some(first) = jobs.recv().await {
+        group.push(first);
+        while group.len() < GROUP_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_group(&pool, &group).await;
+        for (job, result) in std::mem::take(&mut group).into_iter().zip(outcome) {
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+fn commit_group<'a>(
+    pool: &'a SqlitePool,
+    group: &'a [WriteJob],
+) -> BoxFuture<'a, Vec<StoreResult<()>>> {
+    Box::pin(async move {
+        let failed_all = |e: &sqlx::Error| {
+            group
+                .iter()
+                .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(e.to_string()))))
+                .collect()
+        };
+        let mut tx = match pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return failed_all(&e),
+        };
+        let mut results = Vec::with_capacity(group.len());
+        for job in group {
+            if let Err(e) = sqlx::query("SAVEPOINT job").execute(&mut *tx).await {
+                return failed_all(&e);
+            }
+            let r = match &job.op {
+                WriteOp::InsertEvent(e, d, exp) => insert_event_in(&mut tx, e, d, *exp).await,
+                WriteOp::FinishAttempts(r) => finish_attempts_in(&mut tx, r).await,
+            };
+            if r.is_err() {
+                if let Err(e) = sqlx::query("ROLLBACK TO job").execute(&mut *tx).await {
+                    return failed_all(&e);
+                }
+            }
+            if let Err(e) = sqlx::query("RELEASE job").execute(&mut *tx).await {
+                return failed_all(&e);
+            }
+            results.push(r);
+        }
+        match tx.commit().await {
+            Ok(()) => results,
+            Err(e) => failed_all(&e),
+        }
+    })
 }
 
 impl SqliteStore {
@@ -54,7 +136,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        let (committer, jobs) = mpsc::channel(4 * GROUP_MAX);
+        tokio::spawn(run_committer(write.clone(), jobs));
+        Ok(SqliteStore {
+            write,
+            read,
+            committer,
+        })
     }
 
     /// The record with id `id` from a `SELECT … WHERE id = ?` query.
@@ -85,6 +173,17 @@ impl SqliteStore {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Queues a write for the next group commit and waits until it is durable.
+    async fn commit(&self, op: WriteOp) -> StoreResult<()> {
+        let (done, wait) = oneshot::channel();
+        let gone = || StoreError::Config("the SQLite writer has stopped".into());
+        self.committer
+            .send(WriteJob { op, done })
+            .await
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
     }
 
     async fn tokens_where(&self, clause: &str, arg: Option<&str>) -> StoreResult<Vec<Token>> {
@@ -618,39 +717,19 @@ impl Store for SqliteStore {
         deliveries: &[NewDelivery],
         expires_at_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&event.id)
-        .bind(&event.waba_id)
-        .bind(&event.field)
-        .bind(&event.value_json)
-        .bind(&event.phone_number_id)
-        .bind(event.time)
-        .bind(event.created_at_ms)
-        .execute(&mut *tx)
+        self.commit(WriteOp::InsertEvent(
+            event.clone(),
+            deliveries.to_vec(),
+            expires_at_ms,
+        ))
         .await
-        .map_err(|e| StoreError::from_write(e, &format!("event {}", event.id)))?;
-        for d in deliveries {
-            sqlx::query(
-                "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
-                 created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-            )
-            .bind(&event.id)
-            .bind(&d.app_id)
-            .bind(&event.waba_id)
-            .bind(&event.field)
-            .bind(&d.target_url)
-            .bind(event.created_at_ms)
-            .bind(event.created_at_ms)
-            .bind(expires_at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    }
+
+    async fn finish_attempts(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+    ) -> StoreResult<()> {
+        self.commit(WriteOp::FinishAttempts(results.to_vec())).await
     }
 
     async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
@@ -697,48 +776,6 @@ impl Store for SqliteStore {
         tx.commit().await?;
         out.sort_by_key(|c| c.delivery.id);
         Ok(out)
-    }
-
-    async fn finish_attempts(
-        &self,
-        results: &[(Delivery, Attempt, AttemptOutcome)],
-    ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for (d, a, outcome) in results {
-            sqlx::query(
-                "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, response_head) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(d.id)
-            .bind(a.at_ms)
-            .bind(a.status)
-            .bind(a.latency_ms)
-            .bind(&a.error_class)
-            .bind(&a.response_head)
-            .execute(&mut *tx)
-            .await?;
-            let finished_at = a.at_ms + a.latency_ms;
-            let (state, next, finished) = match outcome {
-                AttemptOutcome::Delivered => {
-                    (DeliveryState::Delivered, finished_at, Some(finished_at))
-                }
-                AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
-                AttemptOutcome::Expired => (DeliveryState::Expired, finished_at, Some(finished_at)),
-            };
-            sqlx::query(
-                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, finished_at_ms = ? \
-                 WHERE id = ? AND claim_seq = ? AND state IN ('pending', 'retrying')",
-            )
-            .bind(state.as_str())
-            .bind(next)
-            .bind(finished)
-            .bind(d.id)
-            .bind(d.claim_seq)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
@@ -857,4 +894,89 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(stored)
     }
+}
+
+/// Writes an event and its deliveries inside the caller's transaction.
+fn insert_event_in<'a>(
+    tx: &'a mut SqliteConnection,
+    event: &'a Event,
+    deliveries: &'a [NewDelivery],
+    expires_at_ms: i64,
+) -> BoxFuture<'a, StoreResult<()>> {
+    Box::pin(async move {
+        sqlx::query(
+            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(&event.waba_id)
+        .bind(&event.field)
+        .bind(&event.value_json)
+        .bind(&event.phone_number_id)
+        .bind(event.time)
+        .bind(event.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, &format!("event {}", event.id)))?;
+        for d in deliveries {
+            sqlx::query(
+                "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
+                 created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            )
+            .bind(&event.id)
+            .bind(&d.app_id)
+            .bind(&event.waba_id)
+            .bind(&event.field)
+            .bind(&d.target_url)
+            .bind(event.created_at_ms)
+            .bind(event.created_at_ms)
+            .bind(expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// Records attempts and applies their outcomes inside the caller's transaction.
+fn finish_attempts_in<'a>(
+    tx: &'a mut SqliteConnection,
+    results: &'a [(Delivery, Attempt, AttemptOutcome)],
+) -> BoxFuture<'a, StoreResult<()>> {
+    Box::pin(async move {
+        for (d, a, outcome) in results {
+            sqlx::query(
+                "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, response_head) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(d.id)
+            .bind(a.at_ms)
+            .bind(a.status)
+            .bind(a.latency_ms)
+            .bind(&a.error_class)
+            .bind(&a.response_head)
+            .execute(&mut *tx)
+            .await?;
+            let finished_at = a.at_ms + a.latency_ms;
+            let (state, next, finished) = match outcome {
+                AttemptOutcome::Delivered => {
+                    (DeliveryState::Delivered, finished_at, Some(finished_at))
+                }
+                AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
+                AttemptOutcome::Expired => (DeliveryState::Expired, finished_at, Some(finished_at)),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, finished_at_ms = ? \
+                 WHERE id = ? AND claim_seq = ? AND state IN ('pending', 'retrying')",
+            )
+            .bind(state.as_str())
+            .bind(next)
+            .bind(finished)
+            .bind(d.id)
+            .bind(d.claim_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    })
 }
