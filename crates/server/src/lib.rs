@@ -4,6 +4,7 @@
 //! [`Server::start`] is what both the `wabahook serve` command and the integration tests use,
 //! so the tests exercise exactly the start-up path users get.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
-use wabahook_server::{banner, client, Server};
+use wabahook_server::{banner, bench, client, Server};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,8 @@ enum Command {
     Trigger(client::TriggerArgs),
     /// Send deliveries again: one, all of an event, or an app's failed and expired ones.
     Replay(client::ReplayArgs),
+    /// Measure throughput and latency end to end on a fresh store with a local sink.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -112,6 +114,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Trigger(args) => client::trigger(args).await,
         Command::Replay(args) => client::replay(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
