@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use wabahook_store::{Attempt, AttemptOutcome, Delivery, DynStore, StoreError};
 
@@ -144,6 +144,18 @@ impl Engine {
         let limit = (free as i64).min(self.cfg.claim_batch);
         let claimed = self.store.claim_due(now, self.cfg.lease_ms, limit).await?;
         let n = claimed.len();
+        // One look-up per app per claim, not one per POST.
+        let mut secrets: HashMap<String, Option<Arc<str>>> = HashMap::new();
+        for c in &claimed {
+            if !secrets.contains_key(&c.delivery.app_id) {
+                let secret = self
+                    .store
+                    .app(&c.delivery.app_id)
+                    .await?
+                    .map(|a| Arc::<str>::from(a.secret));
+                secrets.insert(c.delivery.app_id.clone(), secret);
+            }
+        }
         let mut put_back: Vec<(i64, Vec<Delivery>)> = Vec::new();
         for b in batch::group(
             claimed,
@@ -169,6 +181,7 @@ impl Engine {
                 continue;
             };
             target.waiting.fetch_add(1, Ordering::Relaxed);
+            let secret = secrets.get(&b.app_id).cloned().flatten();
             let engine = self.clone();
             tasks.spawn(async move {
                 let slot = target.slots.clone().acquire_owned().await;
@@ -183,8 +196,8 @@ impl Engine {
                     }
                     return;
                 }
-                engine.send(b, &target).await;
-                drop((slot, permit, budget));
+                engine.send(b, secret, &target, (slot, permit)).await;
+                drop(budget);
             });
         }
         for (at, items) in put_back {
@@ -193,38 +206,44 @@ impl Engine {
         Ok(n)
     }
 
-    async fn send(&self, batch: Batch, target: &TargetState) {
+    /// Sends one batch and records the outcome. `slots` (the target's and the engine's in-flight
+    /// permits) are given back as soon as the POST is over: recording waits for a commit, and
+    /// the endpoint should not wait for our disk.
+    async fn send(
+        &self,
+        batch: Batch,
+        secret: Option<Arc<str>>,
+        target: &TargetState,
+        slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    ) {
         let at_ms = self.clock.now_ms();
-        let app = match self.store.app(&batch.app_id).await {
-            Ok(Some(app)) => app,
-            Ok(None) => {
-                tracing::warn!(app = %batch.app_id, "app of a delivery is gone; leaving it to expire");
-                return;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "loading the app failed; the lease will bring the delivery back");
-                return;
-            }
+        let failed = |class: &'static str, detail: String| sender::PostResult {
+            status: None,
+            latency_ms: 0,
+            error_class: Some(class),
+            response_head: detail,
+            unreachable: false,
         };
-        let result = match batch.body() {
-            Ok(body) => {
+        // A missing app or an unwritable body is recorded as a failed attempt, so the delivery
+        // follows the schedule to expiry instead of coming back forever.
+        let result = match (secret, batch.body()) {
+            (None, _) => failed(
+                "app_missing",
+                format!("app {} no longer exists", batch.app_id),
+            ),
+            (_, Err(e)) => failed("body", e.to_string()),
+            (Some(secret), Ok(body)) => {
                 sender::post(
                     &self.client,
                     &batch.target_url,
-                    &app.secret,
+                    &secret,
                     body,
                     self.cfg.any_2xx_is_success,
                 )
                 .await
             }
-            Err(e) => sender::PostResult {
-                status: None,
-                latency_ms: 0,
-                error_class: Some("body"),
-                response_head: e.to_string(),
-                unreachable: false,
-            },
         };
+        drop(slots);
         let done_ms = self.clock.now_ms().max(at_ms);
         let results: Vec<_> = batch
             .items

@@ -84,15 +84,33 @@ fn commit_group<'a>(
             Ok(tx) => tx,
             Err(e) => return failed_all(&e),
         };
+        // Attempt results cannot fail one by one (no constraint can refuse them), so they are
+        // written together; events each get a savepoint, so one bad event fails alone.
+        let finished: Vec<(Delivery, Attempt, AttemptOutcome)> = group
+            .iter()
+            .filter_map(|j| match &j.op {
+                WriteOp::FinishAttempts(r) => Some(r.iter().cloned()),
+                WriteOp::InsertEvent(..) => None,
+            })
+            .flatten()
+            .collect();
+        if let Err(e) = finish_attempts_in(&mut tx, &finished).await {
+            let msg = e.to_string();
+            return group
+                .iter()
+                .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))))
+                .collect();
+        }
         let mut results = Vec::with_capacity(group.len());
         for job in group {
+            let WriteOp::InsertEvent(e, d, exp) = &job.op else {
+                results.push(Ok(()));
+                continue;
+            };
             if let Err(e) = sqlx::query("SAVEPOINT job").execute(&mut *tx).await {
                 return failed_all(&e);
             }
-            let r = match &job.op {
-                WriteOp::InsertEvent(e, d, exp) => insert_event_in(&mut tx, e, d, *exp).await,
-                WriteOp::FinishAttempts(r) => finish_attempts_in(&mut tx, r).await,
-            };
+            let r = insert_event_in(&mut tx, e, d, *exp).await;
             if r.is_err() {
                 if let Err(e) = sqlx::query("ROLLBACK TO job").execute(&mut *tx).await {
                     return failed_all(&e);
@@ -753,24 +771,34 @@ impl Store for SqliteStore {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        let mut events: std::collections::HashMap<String, Event> = std::collections::HashMap::new();
-        for row in rows {
-            let delivery = Delivery::try_from(row)?;
-            let event = match events.get(&delivery.event_id) {
-                Some(e) => e.clone(),
-                None => {
-                    let e: Event = sqlx::query_as::<_, EventRow>(
-                        "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events WHERE id = ?",
-                    )
-                    .bind(&delivery.event_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .into();
-                    events.insert(e.id.clone(), e.clone());
-                    e
-                }
-            };
+        let deliveries = rows
+            .into_iter()
+            .map(Delivery::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // All their events in one query, not one per delivery.
+        let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids_json =
+            serde_json::to_string(&ids).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let events: std::collections::HashMap<String, Event> = sqlx::query_as::<_, EventRow>(
+            "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events \
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids_json)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let e = Event::from(r);
+            (e.id.clone(), e)
+        })
+        .collect();
+        let mut out = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let event = events.get(&delivery.event_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!("delivery {} has no event", delivery.id))
+            })?;
             out.push(Claimed { delivery, event });
         }
         tx.commit().await?;
@@ -918,64 +946,81 @@ fn insert_event_in<'a>(
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_write(e, &format!("event {}", event.id)))?;
-        for d in deliveries {
-            sqlx::query(
+        for chunk in deliveries.chunks(100) {
+            let rows = vec!["(?, ?, ?, ?, ?, 'pending', ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
                 "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
-                 created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-            )
-            .bind(&event.id)
-            .bind(&d.app_id)
-            .bind(&event.waba_id)
-            .bind(&event.field)
-            .bind(&d.target_url)
-            .bind(event.created_at_ms)
-            .bind(event.created_at_ms)
-            .bind(expires_at_ms)
-            .execute(&mut *tx)
-            .await?;
+                 created_at_ms, expires_at_ms) VALUES {rows}"
+            );
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q
+                    .bind(event.id.as_str())
+                    .bind(d.app_id.as_str())
+                    .bind(event.waba_id.as_str())
+                    .bind(event.field.as_str())
+                    .bind(d.target_url.as_str())
+                    .bind(event.created_at_ms)
+                    .bind(event.created_at_ms)
+                    .bind(expires_at_ms);
+            }
+            q.execute(&mut *tx).await?;
         }
         Ok(())
     })
 }
 
-/// Records attempts and applies their outcomes inside the caller's transaction.
+/// Records attempts and applies their outcomes inside the caller's transaction, a hundred rows
+/// per statement: each statement is a round trip to SQLite's worker thread.
 fn finish_attempts_in<'a>(
     tx: &'a mut SqliteConnection,
     results: &'a [(Delivery, Attempt, AttemptOutcome)],
 ) -> BoxFuture<'a, StoreResult<()>> {
     Box::pin(async move {
-        for (d, a, outcome) in results {
-            sqlx::query(
-                "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, response_head) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(d.id)
-            .bind(a.at_ms)
-            .bind(a.status)
-            .bind(a.latency_ms)
-            .bind(&a.error_class)
-            .bind(&a.response_head)
-            .execute(&mut *tx)
-            .await?;
-            let finished_at = a.at_ms + a.latency_ms;
-            let (state, next, finished) = match outcome {
-                AttemptOutcome::Delivered => {
-                    (DeliveryState::Delivered, finished_at, Some(finished_at))
-                }
-                AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
-                AttemptOutcome::Expired => (DeliveryState::Expired, finished_at, Some(finished_at)),
-            };
-            sqlx::query(
-                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, finished_at_ms = ? \
-                 WHERE id = ? AND claim_seq = ? AND state IN ('pending', 'retrying')",
-            )
-            .bind(state.as_str())
-            .bind(next)
-            .bind(finished)
-            .bind(d.id)
-            .bind(d.claim_seq)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in results.chunks(100) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, response_head) VALUES {rows}"
+            );
+            let mut q = sqlx::query(&sql);
+            for (d, a, _) in chunk {
+                q = q
+                    .bind(d.id)
+                    .bind(a.at_ms)
+                    .bind(a.status)
+                    .bind(a.latency_ms)
+                    .bind(a.error_class.as_deref())
+                    .bind(a.response_head.as_str());
+            }
+            q.execute(&mut *tx).await?;
+
+            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, next_attempt_at = v.column4, \
+                 finished_at_ms = v.column5 FROM (VALUES {rows}) AS v \
+                 WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2 \
+                 AND deliveries.state IN ('pending', 'retrying')"
+            );
+            let mut q = sqlx::query(&sql);
+            for (d, a, outcome) in chunk {
+                let finished_at = a.at_ms + a.latency_ms;
+                let (state, next, finished) = match outcome {
+                    AttemptOutcome::Delivered => {
+                        (DeliveryState::Delivered, finished_at, Some(finished_at))
+                    }
+                    AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
+                    AttemptOutcome::Expired => {
+                        (DeliveryState::Expired, finished_at, Some(finished_at))
+                    }
+                };
+                q = q
+                    .bind(d.id)
+                    .bind(d.claim_seq)
+                    .bind(state.as_str())
+                    .bind(next)
+                    .bind(finished);
+            }
+            q.execute(&mut *tx).await?;
         }
         Ok(())
     })
