@@ -2,13 +2,12 @@
 //! deliveries are in flight, restart, and every event still reaches the receiver.
 
 use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
 
-use crate::harness::{Receiver, VERIFY_TOKEN};
+use crate::harness::{spawn_serve, Receiver, VERIFY_TOKEN};
 
 const TOKEN: &str = "EAAW-crash-test-token-0001";
 const APP: &str = "400000000000001";
@@ -35,35 +34,50 @@ fn seed(dir: &Path) -> std::path::PathBuf {
 
 /// Starts `wabahook serve` on a free port; returns the child and its base URL.
 fn spawn(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wabahook"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            ADMIN,
-            "--data-dir",
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wabahook"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-token",
+        ADMIN,
+        "--data-dir",
+    ])
+    .arg(dir.join("data"))
+    .arg("--seed")
+    .arg(dir.join("seed.json"))
+    .env("WABAHOOK_DELIVERY__BATCH_MAX_CHANGES", "1")
+    // Few POSTs at a time, so that a backlog of claimed and pending work exists to crash into.
+    .env("WABAHOOK_DELIVERY__MAX_IN_FLIGHT_PER_TARGET", "2")
+    .env("WABAHOOK_DELIVERY__TIMEOUT_MS", "1000")
+    .env("WABAHOOK_DELIVERY__LEASE_MS", "1500")
+    .env("WABAHOOK_DELIVERY__RETRY_SCHEDULE_SECS", "[0,1]")
+    .stderr(Stdio::null());
+    spawn_serve(cmd)
+}
+
+/// Points the seeded app at `url` and subscribes it to the seeded WABA.
+async fn subscribe(http: &reqwest::Client, base: &str, url: &str) {
+    let r = http
+        .post(format!("{base}/v23.0/{APP}/subscriptions"))
+        .form(&[
+            ("object", "whatsapp_business_account"),
+            ("callback_url", url),
+            ("verify_token", VERIFY_TOKEN),
+            ("fields", "account_update"),
+            ("access_token", &format!("{APP}|{SECRET}")),
         ])
-        .arg(dir.join("data"))
-        .arg("--seed")
-        .arg(dir.join("seed.json"))
-        .env("WABAHOOK_DELIVERY__BATCH_MAX_CHANGES", "1")
-        // Few POSTs at a time, so that a backlog of claimed and pending work exists to crash into.
-        .env("WABAHOOK_DELIVERY__MAX_IN_FLIGHT_PER_TARGET", "2")
-        .env("WABAHOOK_DELIVERY__TIMEOUT_MS", "1000")
-        .env("WABAHOOK_DELIVERY__LEASE_MS", "1500")
-        .env("WABAHOOK_DELIVERY__RETRY_SCHEDULE_SECS", "[0,1]")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+        .send()
+        .await
         .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{base}/v23.0/{WABA}/subscribed_apps"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
         .unwrap();
-    let base = first.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
-    (child, base)
+    assert_eq!(r.status(), 200);
 }
 
 fn seen_numbers(rx: &Receiver) -> HashSet<i64> {
@@ -95,26 +109,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
     let rx = Receiver::start().await;
     let (mut child, base) = spawn(dir.path());
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let r = http
-        .post(format!("{base}/v23.0/{APP}/subscriptions"))
-        .form(&[
-            ("object", "whatsapp_business_account"),
-            ("callback_url", &rx.url("/hook/crash")),
-            ("verify_token", VERIFY_TOKEN),
-            ("fields", "account_update"),
-            ("access_token", &format!("{APP}|{SECRET}")),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = http
-        .post(format!("{base}/v23.0/{WABA}/subscribed_apps"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    subscribe(&http, &base, &rx.url("/hook/crash")).await;
 
     // Thousands of events, 16 at a time; every acknowledged one must arrive.
     const EVENTS: i64 = 3000;
@@ -203,22 +198,7 @@ async fn trigger_and_replay_commands() {
     let rx = Receiver::start().await;
     let (mut child, base) = spawn(dir.path());
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    http.post(format!("{base}/v23.0/{APP}/subscriptions"))
-        .form(&[
-            ("object", "whatsapp_business_account"),
-            ("callback_url", &rx.url("/hook/cli")),
-            ("verify_token", VERIFY_TOKEN),
-            ("fields", "account_update"),
-            ("access_token", &format!("{APP}|{SECRET}")),
-        ])
-        .send()
-        .await
-        .unwrap();
-    http.post(format!("{base}/v23.0/{WABA}/subscribed_apps"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    subscribe(&http, &base, &rx.url("/hook/cli")).await;
 
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_wabahook"))

@@ -485,3 +485,20 @@ async fn slow_post() -> StatusCode {
     tokio::time::sleep(Duration::from_secs(5)).await;
     StatusCode::OK
 }
+
+/// Starts the `wabahook` binary with `cmd` (which must make it listen on a free loopback
+/// port), reads the first line it prints, and returns the child and the server's base URL.
+pub fn spawn_serve(mut cmd: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("wabahook sandbox listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    let base = first.trim().rsplit(' ').next().unwrap().to_string();
+    (child, base)
+}

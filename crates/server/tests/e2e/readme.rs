@@ -1,7 +1,6 @@
 //! The README's curl tour, run as written against a freshly started `wabahook serve`: every
 //! `# → …` line must match what the commands print, in order (`…` stands for varying text).
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 const README: &str = include_str!("../../../../README.md");
@@ -34,19 +33,11 @@ fn first_mismatch<'a>(output: &str, expectations: &'a [String]) -> Option<&'a st
 #[tokio::test]
 async fn readme_tour_does_what_it_says() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wabahook"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wabahook"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base = first.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+        .stderr(Stdio::null());
+    let (mut child, base) = crate::harness::spawn_serve(cmd);
 
     let script = tour();
     let expectations: Vec<String> = script
