@@ -108,12 +108,7 @@ fn timed_out(started: Instant) -> HandshakeFailure {
 }
 
 fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
-    // Walk to the innermost cause: reqwest's own text is generic ("error sending request").
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let detail = cause.to_string();
+    let detail = wabahook_delivery::sender::innermost_cause(e);
     let (curl_errno, message) = if e.is_connect() {
         (7, format!("Failed to connect: {detail}"))
     } else {

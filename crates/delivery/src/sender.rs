@@ -58,7 +58,7 @@ pub async fn post(
                 status: None,
                 latency_ms: started.elapsed().as_millis() as i64,
                 error_class: Some(class),
-                response_head: innermost(&e),
+                response_head: innermost_cause(&e).chars().take(HEAD_BYTES).collect(),
                 unreachable,
             };
         }
@@ -96,10 +96,12 @@ pub async fn post(
     }
 }
 
-fn innermost(e: &reqwest::Error) -> String {
+/// The innermost cause of an HTTP client error: reqwest's own text is generic ("error
+/// sending request"), the cause says what happened ("Connection refused").
+pub fn innermost_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    cause.to_string().chars().take(HEAD_BYTES).collect()
+    cause.to_string()
 }

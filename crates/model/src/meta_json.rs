@@ -1,5 +1,5 @@
 //! JSON written the way Meta writes webhook bodies: compact, every non-ASCII character escaped
-//! as `\uXXXX` with lowercase hex (surrogate pairs above U+FFFF), and `/` escaped as `\/`.
+//! as `\u` plus four lowercase hex digits (surrogate pairs above U+FFFF), and `/` escaped as `\/`.
 //!
 //! Signatures are computed over these exact bytes, so the delivery engine and anyone building
 //! test payloads must use this one implementation. Object key order is kept as given.

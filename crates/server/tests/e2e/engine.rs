@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::task::JoinSet;
 use wabahook_api::seed::{self, Seed};
-use wabahook_delivery::{routing, DeliveryConfig, Engine, ManualClock};
+use wabahook_delivery::{routing, Clock, DeliveryConfig, Engine, ManualClock};
 use wabahook_store::{AppSubscription, DeliveryFilter, DeliveryState, DynStore, SubscribedField};
 
 use crate::harness::Receiver;
@@ -100,7 +100,7 @@ async fn seven_days_of_retries_then_expired() {
     let accepted = routing::accept(
         store.as_ref(),
         &cfg,
-        clock.now(),
+        clock.now_ms(),
         WABA,
         "account_update",
         "{}",
@@ -122,7 +122,7 @@ async fn seven_days_of_retries_then_expired() {
             break;
         }
         assert_eq!(d.state, DeliveryState::Retrying);
-        clock.set_ms(d.next_attempt_at_ms.max(clock.now()));
+        clock.set_ms(d.next_attempt_at_ms.max(clock.now_ms()));
     }
     let d = store.deliveries(&filter).await.unwrap().remove(0);
     assert_eq!(d.state, DeliveryState::Expired);
@@ -155,8 +155,8 @@ async fn seven_days_of_retries_then_expired() {
     let n = store
         .replay(
             wabahook_store::Replay::Delivery(d.id),
-            clock.now(),
-            clock.now() + horizon_ms,
+            clock.now_ms(),
+            clock.now_ms() + horizon_ms,
         )
         .await
         .unwrap();
@@ -185,7 +185,7 @@ async fn batches_respect_change_and_byte_limits_and_group_by_waba() {
         routing::accept(
             store.as_ref(),
             &cfg,
-            clock.now(),
+            clock.now_ms(),
             waba,
             "account_update",
             &format!("{{\"i\":{i}}}"),
@@ -241,7 +241,7 @@ async fn batches_respect_change_and_byte_limits_and_group_by_waba() {
         routing::accept(
             store.as_ref(),
             &cfg,
-            clock.now(),
+            clock.now_ms(),
             WABA,
             "account_update",
             &big,
@@ -283,7 +283,7 @@ async fn a_slow_endpoint_does_not_hold_up_others() {
         routing::accept(
             store.as_ref(),
             &cfg,
-            clock.now(),
+            clock.now_ms(),
             WABA,
             "account_update",
             &format!("{{\"i\":{i}}}"),

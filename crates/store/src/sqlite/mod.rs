@@ -74,7 +74,7 @@ fn commit_group<'a>(
     group: &'a [WriteJob],
 ) -> BoxFuture<'a, Vec<StoreResult<()>>> {
     Box::pin(async move {
-        let failed_all = |e: &sqlx::Error| {
+        let failed_all = |e: &dyn std::fmt::Display| {
             group
                 .iter()
                 .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(e.to_string()))))
@@ -95,11 +95,7 @@ fn commit_group<'a>(
             .flatten()
             .collect();
         if let Err(e) = finish_attempts_in(&mut tx, &finished).await {
-            let msg = e.to_string();
-            return group
-                .iter()
-                .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))))
-                .collect();
+            return failed_all(&e);
         }
         let mut results = Vec::with_capacity(group.len());
         for job in group {
