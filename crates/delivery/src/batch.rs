@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wabahook_model::meta_json::{self, ChangeRef, EntryRef};
+use wabahook_receiver::meta_json::{self, ChangeRef, EntryRef};
 use wabahook_store::Claimed;
 
 /// Deliveries sent together in one POST.

@@ -1,7 +1,8 @@
 //! Who gets an event, and where: the rules of SPEC section 4, applied when the event is accepted
 //! so that the event and every delivery it causes are written in one transaction.
 
-use wabahook_model::{ids, meta_json, Field, WABA_OBJECT};
+use wabahook_model::{ids, Field, WABA_OBJECT};
+use wabahook_receiver::meta_json;
 use wabahook_store::{AccessRole, App, Event, NewDelivery, Store, StoreError, Waba};
 
 use crate::config::DeliveryConfig;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use wabahook_model::signature;
+use wabahook_receiver::signature;
 
 /// How one POST ended.
 pub struct PostResult {

@@ -6,10 +6,8 @@
 pub mod fields;
 pub mod graph_error;
 pub mod ids;
-pub mod meta_json;
 pub mod permissions;
 pub mod secrets;
-pub mod signature;
 
 pub use fields::Field;
 pub use graph_error::{GraphErrorBody, GraphErrorEnvelope};

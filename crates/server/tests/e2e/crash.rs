@@ -182,7 +182,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
     );
     // Every POST was correctly signed, before and after the crash.
     for p in rx.posts() {
-        wabahook_model::signature::verify(
+        wabahook_receiver::signature::verify(
             SECRET,
             &p.body,
             p.headers["x-hub-signature-256"].to_str().ok(),

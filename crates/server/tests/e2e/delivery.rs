@@ -1,7 +1,7 @@
 //! Deliveries end to end: routing, Meta-exact signed bodies, retries, cancellation, replay.
 
 use serde_json::json;
-use wabahook_model::signature;
+use wabahook_receiver::signature;
 
 use crate::harness::{Ctx, Receiver};
 

@@ -221,7 +221,7 @@ async fn batches_respect_change_and_byte_limits_and_group_by_waba() {
         let mut unique = ids.clone();
         unique.dedup();
         assert_eq!(ids.len(), unique.len(), "one entry per WABA: {body}");
-        wabahook_model::signature::verify(
+        wabahook_receiver::signature::verify(
             "secret-one-secret",
             &p.body,
             p.headers["x-hub-signature-256"].to_str().ok(),

@@ -1,0 +1,143 @@
+//! axum integration: a handler for the verification handshake and an extractor that yields a
+//! notification only after its signature has been checked over the raw body bytes.
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use wabahook_receiver::axum::{handshake, VerifiedWebhook, WebhookConfig};
+//!
+//! async fn receive(hook: VerifiedWebhook) -> &'static str {
+//!     for c in hook.notification.changes() {
+//!         println!("{} {}", c.change.field, c.change.summary());
+//!     }
+//!     "ok"
+//! }
+//!
+//! # async fn run() {
+//! let app: Router = Router::new()
+//!     .route("/webhook", get(handshake).post(receive))
+//!     .with_state(WebhookConfig::new("app-secret", "verify-token"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequest, RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use crate::handshake::HandshakeError;
+use crate::signature::{self, SignatureError};
+use crate::{Notification, ParseError};
+
+/// What a receiver is configured with: the app secret (to verify signatures) and the verify
+/// token (for the handshake). Put it in the router's state, or make it `FromRef` of your state.
+#[derive(Clone)]
+pub struct WebhookConfig {
+    app_secret: Arc<str>,
+    verify_token: Arc<str>,
+}
+
+impl WebhookConfig {
+    pub fn new(app_secret: impl Into<Arc<str>>, verify_token: impl Into<Arc<str>>) -> Self {
+        WebhookConfig {
+            app_secret: app_secret.into(),
+            verify_token: verify_token.into(),
+        }
+    }
+
+    pub fn app_secret(&self) -> &str {
+        &self.app_secret
+    }
+
+    pub fn verify_token(&self) -> &str {
+        &self.verify_token
+    }
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookConfig { .. }")
+    }
+}
+
+/// `GET` handler for the verification request: the challenge with 200, or 403.
+pub async fn handshake(State(cfg): State<WebhookConfig>, RawQuery(query): RawQuery) -> Response {
+    match crate::handshake::verify_query(query.as_deref().unwrap_or(""), &cfg.verify_token) {
+        Ok(challenge) => (StatusCode::OK, challenge).into_response(),
+        Err(e) => HandshakeRejection(e).into_response(),
+    }
+}
+
+/// A refused handshake: 403 with the reason as text.
+#[derive(Debug)]
+pub struct HandshakeRejection(pub HandshakeError);
+
+impl IntoResponse for HandshakeRejection {
+    fn into_response(self) -> Response {
+        (StatusCode::FORBIDDEN, self.0.to_string()).into_response()
+    }
+}
+
+/// A POST whose `X-Hub-Signature-256` matched its body, parsed.
+#[derive(Debug, Clone)]
+pub struct VerifiedWebhook {
+    pub notification: Notification,
+    /// The exact bytes received (and verified).
+    pub body: Bytes,
+    pub headers: HeaderMap,
+}
+
+/// Why a POST was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookRejection {
+    /// Missing, malformed or wrong signature: 403, as Meta's docs ask.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Signed correctly but not a webhook envelope: 400.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The body could not be read (too large, connection closed): 400 or 413.
+    #[error("the body could not be read: {0}")]
+    Body(#[source] axum::Error, StatusCode),
+}
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebhookRejection::Signature(_) => StatusCode::FORBIDDEN,
+            WebhookRejection::Parse(_) => StatusCode::BAD_REQUEST,
+            WebhookRejection::Body(_, status) => *status,
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+impl<S> FromRequest<S> for VerifiedWebhook
+where
+    S: Send + Sync,
+    WebhookConfig: FromRef<S>,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let cfg = WebhookConfig::from_ref(state);
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| WebhookRejection::Body(axum::Error::new(e.body_text()), e.status()))?;
+        let header = headers
+            .get(signature::HEADER)
+            .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))
+            .transpose()?;
+        signature::verify(&cfg.app_secret, &body, header)?;
+        let notification = Notification::from_slice(&body)?;
+        Ok(VerifiedWebhook {
+            notification,
+            body,
+            headers,
+        })
+    }
+}
