@@ -29,6 +29,8 @@
 //! }
 //! ```
 
+#[doc(hidden)]
+pub mod checks;
 pub mod envelope;
 pub mod fields;
 pub mod handshake;

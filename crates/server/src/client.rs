@@ -71,27 +71,36 @@ pub fn demo_world(data_dir: &Path) -> Option<DemoWorld> {
 pub struct TriggerArgs {
     /// The webhook field, e.g. messages, account_update.
     pub field: String,
-    /// The change's value as a JSON object.
+    /// The change's value as a JSON object [default: a realistic sample of the field, new each time].
     #[arg(long)]
-    pub value: String,
+    pub value: Option<String>,
     /// WABA the event happens on [default: the demo world's].
     #[arg(long)]
     pub waba: Option<String>,
     /// Phone number the event concerns (decides phone-number overrides).
     #[arg(long)]
     pub phone_number: Option<String>,
-    /// How many events to emit.
+    /// How many events to emit (a progress bar shows on a terminal).
     #[arg(long, default_value_t = 1)]
     pub count: u32,
+    /// Events sent at once when --count is above 1.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: u32,
     #[command(flatten)]
     pub target: Target,
 }
 
 pub async fn trigger(a: TriggerArgs) -> anyhow::Result<()> {
-    let value: Value = serde_json::from_str(&a.value).context("--value is not JSON")?;
-    if !value.is_object() {
-        bail!("--value must be a JSON object");
-    }
+    let value = match &a.value {
+        Some(text) => {
+            let v: Value = serde_json::from_str(text).context("--value is not JSON")?;
+            if !v.is_object() {
+                bail!("--value must be a JSON object");
+            }
+            Some(v)
+        }
+        None => None,
+    };
     let waba = match a
         .waba
         .or_else(|| demo_world(&a.target.data_dir).map(|d| d.waba_id))
@@ -105,26 +114,63 @@ pub async fn trigger(a: TriggerArgs) -> anyhow::Result<()> {
     if a.count == 0 {
         bail!("--count must be at least 1");
     }
-    let admin = Admin::new(&a.target)?;
-    let mut body = json!({"waba_id": waba, "field": a.field, "value": value});
+    if a.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let admin = std::sync::Arc::new(Admin::new(&a.target)?);
+    let mut body = json!({"waba_id": waba, "field": a.field});
+    match value {
+        Some(v) => body["value"] = v,
+        None => body["sample"] = json!(true),
+    }
     if let Some(p) = a.phone_number {
         body["phone_number_id"] = json!(p);
     }
-    let mut deliveries = 0;
-    for _ in 0..a.count {
+    if a.count == 1 {
         let e = admin.post("events", &body).await?;
-        deliveries += e["deliveries"].as_u64().unwrap_or(0);
-        if a.count == 1 {
-            println!(
-                "event {} accepted: {} deliveries",
-                e["id"].as_str().unwrap_or("?"),
-                deliveries
-            );
+        println!(
+            "event {} accepted: {} deliveries",
+            e["id"].as_str().unwrap_or("?"),
+            e["deliveries"].as_u64().unwrap_or(0)
+        );
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(u64::from(a.count)).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
+        )
+        .context("progress bar template")?,
+    );
+    let body = std::sync::Arc::new(body);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut deliveries = 0u64;
+    let mut sent = 0u32;
+    let mut first_error = None;
+    while sent < a.count || !tasks.is_empty() {
+        while first_error.is_none() && sent < a.count && tasks.len() < a.concurrency as usize {
+            let (admin, body) = (admin.clone(), body.clone());
+            tasks.spawn(async move { admin.post("events", &body).await });
+            sent += 1;
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
+        };
+        match done.context("a request task failed")? {
+            Ok(e) => {
+                deliveries += e["deliveries"].as_u64().unwrap_or(0);
+                bar.inc(1);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    if a.count > 1 {
-        println!("{} events accepted: {deliveries} deliveries", a.count);
+    bar.finish_and_clear();
+    let accepted = bar.position();
+    if let Some(e) = first_error {
+        return Err(e.context(format!("stopped after {accepted} events were accepted")));
     }
+    println!("{accepted} events accepted: {deliveries} deliveries");
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod listen;
 
 use std::future::Future;
 use std::net::SocketAddr;

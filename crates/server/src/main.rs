@@ -25,6 +25,8 @@ enum Command {
     Trigger(client::TriggerArgs),
     /// Send deliveries again: one, all of an event, or an app's failed and expired ones.
     Replay(client::ReplayArgs),
+    /// Receive webhooks: answer the handshake, verify signatures, print each change.
+    Listen(wabahook_server::listen::ListenArgs),
     /// Measure throughput and latency end to end on a fresh store with a local sink.
     Bench(bench::BenchArgs),
 }
@@ -115,6 +117,7 @@ async fn main() -> std::process::ExitCode {
         Command::Trigger(args) => client::trigger(args).await,
         Command::Replay(args) => client::replay(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Listen(args) => wabahook_server::listen::run(args, shutdown_signal()).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

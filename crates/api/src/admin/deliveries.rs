@@ -6,6 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wabahook_delivery::routing::{self, AcceptError};
+use wabahook_receiver::samples::{self, SampleContext};
+use wabahook_receiver::KNOWN_FIELDS;
 use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Replay};
 
 use super::{AdminError, AdminJson};
@@ -37,25 +39,35 @@ pub async fn create_event(
     State(s): State<AppState>,
     AdminJson(e): AdminJson<NewEvent>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
-    if e.sample {
-        return Err(AdminError::Invalid(
-            "sample values are not available in this build; give a value".into(),
-        ));
-    }
-    let value = e
-        .value
-        .ok_or_else(|| AdminError::Invalid("value is required".into()))?;
-    if !value.get().trim_start().starts_with('{') {
-        return Err(AdminError::Invalid("value must be a JSON object".into()));
-    }
     let now = s.engine.clock().now_ms();
+    let value = match (e.value, e.sample) {
+        (Some(_), true) => {
+            return Err(AdminError::Invalid(
+                "give either value or sample: true, not both".into(),
+            ))
+        }
+        (None, false) => {
+            return Err(AdminError::Invalid(
+                "value is required (or sample: true for a realistic sample)".into(),
+            ))
+        }
+        (Some(v), false) => {
+            if !v.get().trim_start().starts_with('{') {
+                return Err(AdminError::Invalid("value must be a JSON object".into()));
+            }
+            v.get().to_owned()
+        }
+        (None, true) => {
+            sample_json(&s, &e.waba_id, e.phone_number_id.as_deref(), &e.field, now).await?
+        }
+    };
     let accepted = routing::accept(
         s.store.as_ref(),
         s.engine.config(),
         now,
         &e.waba_id,
         &e.field,
-        value.get(),
+        &value,
         e.phone_number_id.as_deref(),
     )
     .await?;
@@ -63,6 +75,48 @@ pub async fn create_event(
     let mut v = event_json(&accepted.event)?;
     v["deliveries"] = json!(accepted.deliveries);
     Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// A realistic value of `field` for this WABA and one of its phone numbers, as JSON text.
+async fn sample_json(
+    s: &AppState,
+    waba_id: &str,
+    phone_number_id: Option<&str>,
+    field: &str,
+    now_ms: i64,
+) -> AdminResult<String> {
+    let mut ctx = SampleContext {
+        waba_id: waba_id.to_owned(),
+        now: now_ms / 1000,
+        ..SampleContext::default()
+    };
+    if let Some(w) = s.store.waba(waba_id).await? {
+        if let Some(b) = s.store.business(&w.business_id).await? {
+            ctx.business_name = b.name;
+        }
+    }
+    let phones = s.store.phone_numbers(Some(waba_id)).await?;
+    let phone = match phone_number_id {
+        Some(id) => phones.into_iter().find(|p| p.id == id),
+        None => phones.into_iter().next(),
+    };
+    if let Some(p) = phone {
+        ctx.phone_number_id = p.id;
+        ctx.display_phone_number = p
+            .display_phone_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+    } else if let Some(id) = phone_number_id {
+        ctx.phone_number_id = id.to_owned();
+    }
+    let value = samples::sample(field, &ctx, &mut rand::thread_rng()).ok_or_else(|| {
+        AdminError::Invalid(format!(
+            "there is no sample for field {field:?}; give a value (fields with samples: {})",
+            KNOWN_FIELDS.join(", ")
+        ))
+    })?;
+    Ok(value.to_string())
 }
 
 fn event_json(e: &wabahook_store::Event) -> AdminResult<Value> {

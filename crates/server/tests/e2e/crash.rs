@@ -236,6 +236,11 @@ async fn trigger_and_replay_commands() {
     assert!(ok);
     assert!(out.contains("3 events accepted"), "{out}");
     rx.wait_posts(4).await;
+    // Without --value each event is a fresh realistic sample.
+    let (ok, out, err) = run(&["trigger", "account_update", "--waba", WABA, "--count", "5"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("5 events accepted: 5 deliveries"), "{out}");
+    rx.wait_changes(9).await;
 
     let (ok, _, err) = run(&[
         "trigger",
@@ -246,6 +251,8 @@ async fn trigger_and_replay_commands() {
         "not json",
     ]);
     assert!(!ok && err.contains("not JSON"), "{err}");
+    let (ok, _, err) = run(&["trigger", "no_such_field", "--waba", WABA]);
+    assert!(!ok && err.contains("no sample"), "{err}");
     let (ok, _, err) = run(&[
         "trigger",
         "account_update",
@@ -274,7 +281,7 @@ async fn trigger_and_replay_commands() {
     let id = list["data"][0]["id"].as_i64().unwrap().to_string();
     let (ok, out, _) = run(&["replay", "--delivery", &id]);
     assert!(ok && out.contains("1 deliveries replayed"), "{out}");
-    rx.wait_posts(5).await;
+    rx.wait_changes(10).await;
     let (ok, _, _) = run(&["replay"]);
     assert!(!ok, "replay needs a target");
     child.kill().unwrap();

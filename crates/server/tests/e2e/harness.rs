@@ -431,6 +431,24 @@ impl Receiver {
         panic!("expected {n} POSTs, got {}", self.posts().len());
     }
 
+    /// Waits (up to 20 s) until the POSTs carry at least `n` changes in all (batches count
+    /// each of their changes).
+    pub async fn wait_changes(&self, n: usize) -> Vec<Post> {
+        for _ in 0..2000 {
+            let p = self.posts();
+            let changes: usize = p
+                .iter()
+                .flat_map(|post| post.json()["entry"].as_array().cloned().unwrap_or_default())
+                .map(|e| e["changes"].as_array().map_or(0, Vec::len))
+                .sum();
+            if changes >= n {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} changes in {} POSTs", self.posts().len());
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

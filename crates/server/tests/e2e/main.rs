@@ -3,6 +3,9 @@
 
 mod harness;
 
+mod listen;
+mod samples;
+
 mod admin;
 mod app_subscriptions;
 mod bad_input;
