@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -156,7 +155,7 @@ async fn handle(
     use axum::extract::FromRequest;
     let l = &shared.0;
     match method {
-        axum::http::Method::GET => answer_handshake(&l, query.as_deref().unwrap_or("")),
+        axum::http::Method::GET => answer_handshake(l, query.as_deref().unwrap_or("")),
         axum::http::Method::POST => {
             let hook = VerifiedWebhook::from_request(request, &shared).await;
             receive(l, hook).await
