@@ -35,14 +35,7 @@ const MY_FIELDS: &[&str] = &[
     "calls",
 ];
 
-const META_EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/meta-examples"
-);
-const FACTS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/whatsapp-webhooks-facts.md"
-);
+const META_EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/meta-examples");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
 fn fields_of(body: &Value) -> Vec<String> {
@@ -132,29 +125,13 @@ fn meta_examples_of_management_fields_are_typed_and_round_trip() {
 
 #[test]
 fn verbatim_payloads_of_the_facts_file_are_typed_and_round_trip() {
-    let facts = std::fs::read_to_string(FACTS).unwrap();
-    let start = facts.find("### 4.2").expect("section 4.2");
-    let end = facts[start..]
-        .find("### 4.3")
-        .map_or(facts.len(), |i| start + i);
-    let section = &facts[start..end];
-    let mut checked = 0;
-    for block in section.split("```json").skip(1) {
-        let Some(text) = block.split("```").next() else {
-            continue;
-        };
-        let Ok(body) = serde_json::from_str::<Value>(text) else {
-            continue; // Syntax templates with placeholders are not JSON.
-        };
-        if is_mine(&body) {
-            assert_typed_round_trip(&format!("facts 4.2 block {checked}"), &body);
-            checked += 1;
-        }
+    let files = json_files(FIXTURES, "facts_");
+    assert!(files.len() >= 20, "fixtures missing: {files:?}");
+    for path in files {
+        let body = read_json(&path);
+        assert!(is_mine(&body), "{}", path.display());
+        assert_typed_round_trip(&path.display().to_string(), &body);
     }
-    assert!(
-        checked >= 20,
-        "only {checked} payloads found in section 4.2"
-    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ const MY_FIELDS: &[&str] = &[
 fn examples_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/meta-examples"
+        "/tests/data/meta-examples"
     ))
 }
 
