@@ -142,7 +142,12 @@ impl Engine {
         }
         let now = self.clock.now_ms();
         let limit = (free as i64).min(self.cfg.claim_batch);
-        let claimed = self.store.claim_due(now, self.cfg.lease_ms, limit).await?;
+        // More than a target's queue can hold would only be put back.
+        let per_target = (QUEUE_PER_TARGET * self.cfg.batch_max_changes) as i64;
+        let claimed = self
+            .store
+            .claim_due(now, self.cfg.lease_ms, limit, per_target)
+            .await?;
         let n = claimed.len();
         // One look-up per app per claim, not one per POST.
         let mut secrets: HashMap<String, Option<Arc<str>>> = HashMap::new();
@@ -273,15 +278,10 @@ impl Engine {
         if result.unreachable {
             let until = done_ms + self.cfg.target_backoff_ms;
             target.blocked_until.fetch_max(until, Ordering::Relaxed);
-            match self
-                .store
-                .defer_target(&batch.target_url, done_ms, until)
-                .await
-            {
-                Ok(n) if n > 0 => {
-                    tracing::info!(target = %batch.target_url, deferred = n, "endpoint unreachable; holding back its due deliveries")
+            match self.store.defer_target(&batch.target_url, until).await {
+                Ok(()) => {
+                    tracing::info!(target = %batch.target_url, until_ms = until, "endpoint unreachable; holding back its deliveries")
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deferring an unreachable endpoint failed"),
             }
         }

@@ -133,9 +133,17 @@ pub trait Store: Send + Sync + 'static {
         expires_at_ms: i64,
     ) -> StoreResult<()>;
     async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
-    /// Claims up to `limit` due deliveries (oldest due first), leasing each until
-    /// `now_ms + lease_ms`. Each claim bumps the delivery's `claim_seq`.
-    async fn claim_due(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<Claimed>>;
+    /// Claims up to `limit` due deliveries, at most `per_target` for any one target (oldest due
+    /// first within a target, targets taken in turn), leasing each until `now_ms + lease_ms`.
+    /// Targets held back by [`Store::defer_target`] are skipped. Each claim bumps the delivery's
+    /// `claim_seq`.
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+        per_target: i64,
+    ) -> StoreResult<Vec<Claimed>>;
     /// Records attempts and their outcomes in one transaction. An outcome is applied only if the
     /// delivery is still held under the same claim (`claim_seq`), so a node whose lease ran out
     /// cannot overwrite the work of the node that took over; its attempt is still recorded.
@@ -145,9 +153,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Makes claimed deliveries due again at `at_ms` without an attempt (shutdown, endpoint back-off).
     async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()>;
-    /// Moves every due delivery to `target_url` to `until_ms`, so that an endpoint that is down
-    /// does not fill the claims; returns how many moved.
-    async fn defer_target(&self, target_url: &str, now_ms: i64, until_ms: i64) -> StoreResult<u64>;
+    /// Holds every delivery to `target_url` back until `until_ms` (claims skip the target), so
+    /// that an endpoint that is down does not fill the claims. Costs the same whatever the
+    /// target's backlog, and holds for every node sharing the store.
+    async fn defer_target(&self, target_url: &str, until_ms: i64) -> StoreResult<()>;
     /// Cancels the app's pending deliveries for the WABA; returns how many.
     async fn cancel_pending(&self, app_id: &str, waba_id: &str, now_ms: i64) -> StoreResult<u64>;
     /// Makes the matching deliveries due now with a fresh horizon; returns how many.

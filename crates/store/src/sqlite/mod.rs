@@ -32,6 +32,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     committer: mpsc::Sender<WriteJob>,
+    /// Which target a claim starts with; turns so that targets share claims fairly.
+    claim_turn: std::sync::atomic::AtomicUsize,
 }
 
 /// A write that may share a transaction (and so one fsync) with other writes of its kind.
@@ -156,6 +158,7 @@ impl SqliteStore {
             write,
             read,
             committer,
+            claim_turn: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -754,19 +757,51 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(&self, now_ms: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<Claimed>> {
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+        per_target: i64,
+    ) -> StoreResult<Vec<Claimed>> {
         let mut tx = self.write.begin().await?;
+        // Targets with due work and no hold, found inside SQLite with one probe each.
+        let mut targets: Vec<String> = sqlx::query_scalar(
+            "SELECT t.url FROM targets t WHERE t.blocked_until <= ?1 AND EXISTS \
+             (SELECT 1 FROM deliveries d WHERE d.target_url = t.url \
+              AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?1)",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        // Start with a different target each time, so no target always goes last.
+        if !targets.is_empty() {
+            let turn = self
+                .claim_turn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let start = turn % targets.len();
+            targets.rotate_left(start);
+        }
         let sql = format!(
             "UPDATE deliveries SET next_attempt_at = ?, claim_seq = claim_seq + 1 WHERE id IN \
-             (SELECT id FROM deliveries WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ? \
-              ORDER BY next_attempt_at LIMIT ?) RETURNING {DELIVERY_COLUMNS}"
+             (SELECT id FROM deliveries WHERE target_url = ? AND state IN ('pending', 'retrying') \
+              AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) RETURNING {DELIVERY_COLUMNS}"
         );
-        let rows: Vec<DeliveryRow> = sqlx::query_as(&sql)
-            .bind(now_ms + lease_ms)
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut rows: Vec<DeliveryRow> = Vec::new();
+        for url in &targets {
+            let room = limit - rows.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            let got: Vec<DeliveryRow> = sqlx::query_as(&sql)
+                .bind(now_ms + lease_ms)
+                .bind(url)
+                .bind(now_ms)
+                .bind(room.min(per_target))
+                .fetch_all(&mut *tx)
+                .await?;
+            rows.extend(got);
+        }
         let deliveries = rows
             .into_iter()
             .map(Delivery::try_from)
@@ -819,17 +854,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn defer_target(&self, target_url: &str, now_ms: i64, until_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = ? WHERE target_url = ? AND state IN ('pending', 'retrying') \
-             AND next_attempt_at <= ?",
+    async fn defer_target(&self, target_url: &str, until_ms: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO targets (url, blocked_until) VALUES (?1, ?2) \
+             ON CONFLICT (url) DO UPDATE SET blocked_until = max(blocked_until, ?2)",
         )
-        .bind(until_ms)
         .bind(target_url)
-        .bind(now_ms)
+        .bind(until_ms)
         .execute(&self.write)
         .await?;
-        Ok(done.rows_affected())
+        Ok(())
     }
 
     async fn cancel_pending(&self, app_id: &str, waba_id: &str, now_ms: i64) -> StoreResult<u64> {
