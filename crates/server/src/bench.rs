@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Requests of the bare-client ceiling run.
     #[arg(long, default_value_t = 100_000)]
     pub ceiling_requests: u64,
+    /// Deliveries pending for an unreachable endpoint (its own app and WABA) during all runs.
+    #[arg(long, default_value_t = 0)]
+    pub dead_pending: u64,
 }
 
 #[derive(Default)]
@@ -124,6 +127,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             "access_token": format!("EAAW-bench-token-{i:06}"), "permissions": ["whatsapp_business_management"],
             "assets": [{"waba_id": waba, "access": "MANAGE"}]}));
     }
+    if a.dead_pending > 0 {
+        seed["wabas"]
+            .as_array_mut()
+            .context("seed")?
+            .push(json!({"id": DEAD_WABA, "business_id": "Bench", "name": "Dead"}));
+        seed["apps"].as_array_mut().context("seed")?.push(json!({"id": DEAD_APP, "business_id": "Bench", "name": "Dead", "secret": "bench-secret-dead"}));
+        seed["tokens"].as_array_mut().context("seed")?.push(json!({"app_id": "Dead", "business_id": "Bench", "name": "dead",
+            "access_token": "EAAW-bench-token-dead", "permissions": ["whatsapp_business_management"],
+            "assets": [{"waba_id": DEAD_WABA, "access": "MANAGE"}]}));
+    }
     let seed_path = dir.join("seed.json");
     std::fs::write(&seed_path, seed.to_string())?;
     let mut cfg = ServeConfig {
@@ -169,12 +182,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             bail!("subscribing app {app_id} to {waba}: {}", r.text().await?);
         }
     }
+    if a.dead_pending > 0 {
+        dead_backlog(&http, &base, &dir.join("data"), a.dead_pending).await?;
+    }
     // Deliveries per event on each WABA: apps subscribed to it.
     let per_waba: Vec<u64> = (0..a.wabas)
         .map(|w| (0..a.apps).filter(|i| i % a.wabas == w).count() as u64)
         .collect();
 
     println!("wabahook bench: {} events, {} apps over {} WABAs, batch {}, {} in flight, SQLite (synchronous=FULL)", a.events, a.apps, a.wabas, a.batch, a.concurrency);
+    if a.dead_pending > 0 {
+        println!(
+            "with {} deliveries pending for an unreachable endpoint (peak RSS after loading them: {:.0} MB)",
+            a.dead_pending,
+            peak_rss_mb()
+        );
+    }
 
     // 1. Throughput.
     let expected: u64 = (0..a.events)
@@ -324,6 +347,102 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     println!(
         "peak RSS (whole process: server, sink and load generator): {:.0} MB",
         peak_rss_mb()
+    );
+    Ok(())
+}
+
+const DEAD_WABA: &str = "299999999999999";
+const DEAD_APP: &str = "499999999999999";
+
+/// Subscribes the dead app with a callback that answers the handshake and then goes away, and
+/// gives it `n` pending deliveries. They are written straight into the SQLite file in one
+/// transaction: going through the API would take minutes for a million, and what is measured
+/// is how the engine lives with the backlog, not how it was made.
+async fn dead_backlog(
+    http: &reqwest::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    n: u64,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let dead_addr = listener.local_addr()?;
+    let handshake = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            Router::new().route("/dead", axum::routing::get(sink_get)),
+        )
+        .await
+    });
+    let callback = format!("http://{dead_addr}/dead");
+    let r = http
+        .post(format!("{base}/v23.0/{DEAD_APP}/subscriptions"))
+        .form(&[
+            ("object", "whatsapp_business_account"),
+            ("callback_url", callback.as_str()),
+            ("verify_token", "bench"),
+            ("fields", "account_update"),
+            ("access_token", &format!("{DEAD_APP}|bench-secret-dead")),
+        ])
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("subscribing the dead app: {}", r.text().await?);
+    }
+    let r = http
+        .post(format!("{base}/v23.0/{DEAD_WABA}/subscribed_apps"))
+        .bearer_auth("EAAW-bench-token-dead")
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("subscribing the dead app to its WABA: {}", r.text().await?);
+    }
+    handshake.abort();
+    let _ = handshake.await;
+
+    let db = data_dir.join("wabahook.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .busy_timeout(Duration::from_secs(30));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .with_context(|| format!("opening {}", db.display()))?;
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
+    let started = Instant::now();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+         INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+         SELECT 'dead-' || i, ?2, 'account_update', '{\"n\":' || i || '}', NULL, ?3 / 1000, ?3 FROM n",
+    )
+    .bind(i64::try_from(n)?)
+    .bind(DEAD_WABA)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+         INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
+         created_at_ms, expires_at_ms) \
+         SELECT 'dead-' || i, ?2, ?3, 'account_update', ?4, 'pending', ?5, ?5, ?5 + 604800000 FROM n",
+    )
+    .bind(i64::try_from(n)?)
+    .bind(DEAD_APP)
+    .bind(DEAD_WABA)
+    .bind(&callback)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    pool.close().await;
+    println!(
+        "loaded {n} pending deliveries for {callback} (now refusing connections) in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
