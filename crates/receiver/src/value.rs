@@ -83,7 +83,7 @@ macro_rules! known_fields {
 
         /// A realistic sample value for `field`, or `None` if this crate has no type for it.
         #[cfg(feature = "samples")]
-        pub fn sample_value(
+        pub(crate) fn sample_value(
             field: &str,
             ctx: &crate::samples::SampleContext,
             rng: &mut dyn rand::RngCore,

@@ -124,11 +124,10 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    println!("wabahook listen on http://{addr} (GET answers the handshake, POST receives webhooks; any path)");
+    say(&format!("wabahook listen on http://{addr} (GET answers the handshake, POST receives webhooks; any path)"));
     if let Some(u) = &a.forward_to {
-        println!("forwarding verified POSTs to {u}");
+        say(&format!("forwarding verified POSTs to {u}"));
     }
-    flush();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -216,7 +215,9 @@ fn fingerprint(c: &ChangeInEntry<'_>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     c.waba_id.hash(&mut h);
     c.change.field.hash(&mut h);
-    c.change.value.to_value().to_string().hash(&mut h);
+    serde_json::to_vec(&c.change.value)
+        .unwrap_or_default()
+        .hash(&mut h);
     h.finish()
 }
 
@@ -267,9 +268,7 @@ async fn forward(
                 json!({"url": url, "status": status.as_u16()}),
                 || format!("forwarded to {url}: {status}"),
             );
-            let mut out = (status, body).into_response();
-            *out.status_mut() = status;
-            out
+            (status, body).into_response()
         }
         Err(e) => {
             let cause = wabahook_delivery::sender::innermost_cause(&e);
@@ -317,10 +316,6 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-fn flush() {
-    let _ = std::io::stdout().flush();
 }
 
 fn now_unix() -> u64 {

@@ -18,8 +18,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use serde_json::Value;
 
-pub use crate::value::sample_value;
-
 /// Where a sample happens: the WABA and business phone number it is about, and "now".
 /// Samples use these so that a triggered event matches the sandbox's world.
 #[derive(Debug, Clone)]
@@ -50,9 +48,9 @@ pub trait Sample {
     fn sample(ctx: &SampleContext, rng: &mut dyn RngCore) -> Value;
 }
 
-/// A sample of `field` (see [`sample_value`]), or `None` for a field this crate has no type for.
+/// A realistic sample value of `field`, or `None` for a field this crate has no type for.
 pub fn sample(field: &str, ctx: &SampleContext, rng: &mut dyn RngCore) -> Option<Value> {
-    sample_value(field, ctx, rng)
+    crate::value::sample_value(field, ctx, rng)
 }
 
 // ---- shared generators -------------------------------------------------------------------
