@@ -29,6 +29,7 @@ pub struct Engine {
     /// POSTs in flight.
     in_flight: Arc<Semaphore>,
     targets: Mutex<HashMap<String, Arc<TargetState>>>,
+    routes: crate::routing::RouteCache,
 }
 
 /// What the engine knows of one target URL.
@@ -69,11 +70,17 @@ impl Engine {
             client,
             wake: Arc::new(Notify::new()),
             targets: Mutex::new(HashMap::new()),
+            routes: crate::routing::RouteCache::default(),
         }))
     }
 
     pub fn config(&self) -> &DeliveryConfig {
         &self.cfg
+    }
+
+    /// Routes of accepted events, kept while the world does not change.
+    pub fn routes(&self) -> &crate::routing::RouteCache {
+        &self.routes
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -117,6 +124,8 @@ impl Engine {
             if claimed == 0 {
                 tokio::select! {
                     _ = self.wake.notified() => {}
+                    // Work another node added (PostgreSQL's NOTIFY); polling stays the fallback.
+                    _ = self.store.work_noticed() => {}
                     _ = tokio::time::sleep(Duration::from_millis(self.cfg.poll_interval_ms)) => {}
                     _ = stop.changed() => {}
                 }

@@ -1,5 +1,12 @@
 //! Who gets an event, and where: the rules of SPEC section 4, applied when the event is accepted
 //! so that the event and every delivery it causes are written in one transaction.
+//!
+//! Working a route out takes about eight reads of the world; [`RouteCache`] keeps the answer
+//! while the store's world generation stays the same, so a steady stream of events costs one
+//! write each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use wabahook_model::{ids, Field, WABA_OBJECT};
 use wabahook_receiver::meta_json;
@@ -78,40 +85,65 @@ pub async fn plan(
     Ok(out)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AcceptError {
-    #[error("no WABA {0}")]
-    UnknownWaba(String),
-    #[error("phone number {0} does not belong to WABA {1}")]
-    ForeignPhoneNumber(String, String),
-    #[error("field {0:?} is not a field name (lowercase letters, digits and _)")]
-    BadField(String),
-    #[error("value is not JSON: {0}")]
-    BadValue(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// Routes worked out under one world generation, dropped when it changes.
+#[derive(Default)]
+pub struct RouteCache {
+    inner: Mutex<CacheInner>,
 }
 
-/// An accepted event and how many deliveries it caused.
-pub struct Accepted {
-    pub event: Event,
-    pub deliveries: usize,
+#[derive(Default)]
+struct CacheInner {
+    generation: Option<u64>,
+    routes: HashMap<RouteKey, Arc<Route>>,
 }
 
-/// Routes and durably stores one event: when this returns, the event and its deliveries are
-/// committed. `value_json` may be any JSON text; it is kept in Meta's escaped form.
-pub async fn accept(
+/// (WABA, field, phone number): everything a route depends on besides the world.
+type RouteKey = (String, String, Option<String>);
+
+/// Where an event on a WABA and field goes.
+struct Route {
+    waba: Waba,
+    deliveries: Vec<NewDelivery>,
+}
+
+/// Field names are free-form, so the key space is unbounded; past this many routes the cache
+/// starts over rather than grow.
+const MAX_ROUTES: usize = 10_000;
+
+impl RouteCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, generation: u64, key: &RouteKey) -> Option<Arc<Route>> {
+        let mut inner = self.lock();
+        if inner.generation != Some(generation) {
+            inner.routes.clear();
+            inner.generation = Some(generation);
+            return None;
+        }
+        inner.routes.get(key).cloned()
+    }
+
+    fn put(&self, generation: u64, key: RouteKey, route: Arc<Route>) {
+        let mut inner = self.lock();
+        if inner.generation != Some(generation) {
+            return;
+        }
+        if inner.routes.len() >= MAX_ROUTES {
+            inner.routes.clear();
+        }
+        inner.routes.insert(key, route);
+    }
+}
+
+/// Reads the WABA, checks the phone number belongs to it, and plans the deliveries.
+async fn route(
     store: &dyn Store,
-    cfg: &DeliveryConfig,
-    now_ms: i64,
     waba_id: &str,
     field: &str,
-    value_json: &str,
     phone_number_id: Option<&str>,
-) -> Result<Accepted, AcceptError> {
-    if !Field::is_well_formed(field) {
-        return Err(AcceptError::BadField(field.to_string()));
-    }
+) -> Result<Route, AcceptError> {
     let waba = store
         .waba(waba_id)
         .await?
@@ -127,16 +159,96 @@ pub async fn accept(
             }
         }
     }
+    let deliveries = plan(store, &waba, field, phone_number_id).await?;
+    Ok(Route { waba, deliveries })
+}
+
+/// The route from the cache, or worked out and kept if the world did not change meanwhile.
+async fn cached_route(
+    store: &dyn Store,
+    cache: &RouteCache,
+    waba_id: &str,
+    field: &str,
+    phone_number_id: Option<&str>,
+) -> Result<Arc<Route>, AcceptError> {
+    let key = (
+        waba_id.to_string(),
+        field.to_string(),
+        phone_number_id.map(str::to_string),
+    );
+    // Read before the world is, so that a change made while routing is never kept.
+    let generation = store.world_generation();
+    if let Some(g) = generation {
+        if let Some(r) = cache.get(g, &key) {
+            return Ok(r);
+        }
+    }
+    let r = Arc::new(route(store, waba_id, field, phone_number_id).await?);
+    if let Some(g) = generation {
+        if store.world_generation() == Some(g) {
+            cache.put(g, key, r.clone());
+        }
+    }
+    Ok(r)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("no WABA {0}")]
+    UnknownWaba(String),
+    #[error("phone number {0} does not belong to WABA {1}")]
+    ForeignPhoneNumber(String, String),
+    #[error("field {0:?} is not a field name (lowercase letters, digits and _)")]
+    BadField(String),
+    #[error("value is not JSON: {0}")]
+    BadValue(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An event as given to [`accept`]: `value_json` may be any JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct EventIn<'a> {
+    pub waba_id: &'a str,
+    pub field: &'a str,
+    pub value_json: &'a str,
+    pub phone_number_id: Option<&'a str>,
+}
+
+/// An accepted event and how many deliveries it caused.
+pub struct Accepted {
+    pub event: Event,
+    pub deliveries: usize,
+}
+
+/// Routes and durably stores one event: when this returns, the event and its deliveries are
+/// committed. `value_json` may be any JSON text; it is kept in Meta's escaped form.
+pub async fn accept(
+    store: &dyn Store,
+    routes: &RouteCache,
+    cfg: &DeliveryConfig,
+    now_ms: i64,
+    input: &EventIn<'_>,
+) -> Result<Accepted, AcceptError> {
+    let EventIn {
+        waba_id,
+        field,
+        value_json,
+        phone_number_id,
+    } = *input;
+    if !Field::is_well_formed(field) {
+        return Err(AcceptError::BadField(field.to_string()));
+    }
+    let route = cached_route(store, routes, waba_id, field, phone_number_id).await?;
     let mut rendered = Vec::with_capacity(value_json.len());
     meta_json::rewrite(value_json, &mut rendered)
         .map_err(|e| AcceptError::BadValue(e.to_string()))?;
     // Meta's form escapes everything outside ASCII, so this cannot fail.
     let value_json =
         String::from_utf8(rendered).map_err(|e| AcceptError::BadValue(e.to_string()))?;
-    let deliveries = plan(store, &waba, field, phone_number_id).await?;
     let event = Event {
         id: ids::new_graph_id(),
-        waba_id: waba.id,
+        waba_id: route.waba.id.clone(),
         field: field.to_string(),
         value_json,
         phone_number_id: phone_number_id.map(str::to_string),
@@ -144,9 +256,11 @@ pub async fn accept(
         created_at_ms: now_ms,
     };
     let expires = now_ms + (cfg.horizon_secs as i64) * 1000;
-    store.insert_event(&event, &deliveries, expires).await?;
+    store
+        .insert_event(&event, &route.deliveries, expires)
+        .await?;
     Ok(Accepted {
-        deliveries: deliveries.len(),
+        deliveries: route.deliveries.len(),
         event,
     })
 }

@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Deliveries pending for an unreachable endpoint (its own app and WABA) during all runs.
     #[arg(long, default_value_t = 0)]
     pub dead_pending: u64,
+    /// Store to measure: an empty PostgreSQL database (`postgres://…`); default a fresh SQLite
+    /// file in a temporary directory.
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[derive(Default)]
@@ -145,10 +149,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         admin_token: Some("bench".into()),
         seed: Some(seed_path),
         demo: false,
+        database: a.database.clone(),
         ..ServeConfig::default()
     };
     cfg.rate_limit.enabled = false;
     cfg.delivery.batch_max_changes = a.batch;
+    let cfg_database_url = cfg.database_url();
     let server = Server::start(cfg).await?;
     let base = format!("http://{}", server.addr());
     let http = reqwest::Client::builder()
@@ -183,14 +189,26 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if a.dead_pending > 0 {
-        dead_backlog(&http, &base, &dir.join("data"), a.dead_pending).await?;
+        dead_backlog(&http, &base, &cfg_database_url, a.dead_pending).await?;
     }
     // Deliveries per event on each WABA: apps subscribed to it.
     let per_waba: Vec<u64> = (0..a.wabas)
         .map(|w| (0..a.apps).filter(|i| i % a.wabas == w).count() as u64)
         .collect();
 
-    println!("wabahook bench: {} events, {} apps over {} WABAs, batch {}, {} in flight, SQLite (synchronous=FULL)", a.events, a.apps, a.wabas, a.batch, a.concurrency);
+    println!(
+        "wabahook bench: {} events, {} apps over {} WABAs, batch {}, {} in flight, {}",
+        a.events,
+        a.apps,
+        a.wabas,
+        a.batch,
+        a.concurrency,
+        if a.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite (synchronous=FULL)"
+        }
+    );
     if a.dead_pending > 0 {
         println!(
             "with {} deliveries pending for an unreachable endpoint (peak RSS after loading them: {:.0} MB)",
@@ -355,13 +373,13 @@ const DEAD_WABA: &str = "299999999999999";
 const DEAD_APP: &str = "499999999999999";
 
 /// Subscribes the dead app with a callback that answers the handshake and then goes away, and
-/// gives it `n` pending deliveries. They are written straight into the SQLite file in one
+/// gives it `n` pending deliveries. They are written straight into the store in one
 /// transaction: going through the API would take minutes for a million, and what is measured
 /// is how the engine lives with the backlog, not how it was made.
 async fn dead_backlog(
     http: &reqwest::Client,
     base: &str,
-    data_dir: &std::path::Path,
+    store_url: &str,
     n: u64,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -399,47 +417,83 @@ async fn dead_backlog(
     handshake.abort();
     let _ = handshake.await;
 
-    let db = data_dir.join("wabahook.db");
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .busy_timeout(Duration::from_secs(30));
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .with_context(|| format!("opening {}", db.display()))?;
     let now_ms = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis(),
     )?;
     let started = Instant::now();
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-         INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
-         SELECT 'dead-' || i, ?2, 'account_update', '{\"n\":' || i || '}', NULL, ?3 / 1000, ?3 FROM n",
-    )
-    .bind(i64::try_from(n)?)
-    .bind(DEAD_WABA)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-         INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
-         created_at_ms, expires_at_ms) \
-         SELECT 'dead-' || i, ?2, ?3, 'account_update', ?4, 'pending', ?5, ?5, ?5 + 604800000 FROM n",
-    )
-    .bind(i64::try_from(n)?)
-    .bind(DEAD_APP)
-    .bind(DEAD_WABA)
-    .bind(&callback)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    pool.close().await;
+    let count = i64::try_from(n)?;
+    if store_url.starts_with("postgres") {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(store_url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+             SELECT 'dead-' || i, $2, 'account_update', '{\"n\":' || i || '}', NULL, $3 / 1000, $3 \
+             FROM generate_series(1, $1) AS i",
+        )
+        .bind(count)
+        .bind(DEAD_WABA)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
+             created_at_ms, expires_at_ms) \
+             SELECT 'dead-' || i, $2, $3, 'account_update', $4, 'pending', $5, $5, $5 + 604800000 \
+             FROM generate_series(1, $1) AS i",
+        )
+        .bind(count)
+        .bind(DEAD_APP)
+        .bind(DEAD_WABA)
+        .bind(&callback)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        sqlx::query("ANALYZE deliveries").execute(&pool).await?;
+        pool.close().await;
+    } else {
+        let db = store_url.trim_start_matches("sqlite://");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("opening {db}"))?;
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+             SELECT 'dead-' || i, ?2, 'account_update', '{\"n\":' || i || '}', NULL, ?3 / 1000, ?3 FROM n",
+        )
+        .bind(i64::try_from(n)?)
+        .bind(DEAD_WABA)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
+             created_at_ms, expires_at_ms) \
+             SELECT 'dead-' || i, ?2, ?3, 'account_update', ?4, 'pending', ?5, ?5, ?5 + 604800000 FROM n",
+        )
+        .bind(i64::try_from(n)?)
+        .bind(DEAD_APP)
+        .bind(DEAD_WABA)
+        .bind(&callback)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        pool.close().await;
+    }
     println!(
         "loaded {n} pending deliveries for {callback} (now refusing connections) in {:.1} s",
         started.elapsed().as_secs_f64()

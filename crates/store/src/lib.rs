@@ -5,8 +5,13 @@
 //! PostgreSQL backend implements the same trait and runs the same tests.
 
 mod error;
+pub mod postgres;
 pub mod records;
+mod rows;
+mod shared;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -166,6 +171,16 @@ pub trait Store: Send + Sync + 'static {
     async fn deliveries(&self, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
     async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<Attempt>>;
 
+    /// Resolves when another node reports new work (an event or a replay), so that idle workers
+    /// need not poll hard. Never resolves on a store only one node uses.
+    async fn work_noticed(&self);
+
+    /// A number that changes whenever anything routing depends on may have changed (businesses,
+    /// WABAs, phone numbers, apps, access, tokens, subscriptions, overrides), here or, on a
+    /// shared store, on another node. `None` while changes could go unnoticed (another node's
+    /// announcements are not being received): then nothing derived from the world may be kept.
+    fn world_generation(&self) -> Option<u64>;
+
     // ---- settings ----
     /// Stores `value` under `key` unless a value is already there; returns the stored value.
     async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
@@ -185,12 +200,11 @@ pub enum Replay {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens the store named by `url`: `sqlite://PATH` (or a plain path ending in `.db`/`.sqlite`).
+/// Opens the store named by `url`: `postgres://…` (several nodes may share it), or
+/// `sqlite://PATH` (or a plain path ending in `.db`/`.sqlite`) for one node.
 pub async fn open(url: &str) -> StoreResult<DynStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Config(
-            "the PostgreSQL backend is not part of this build yet; use a sqlite:// URL".into(),
-        ));
+        return Ok(Arc::new(postgres::PgStore::open(url).await?));
     }
     let path = url
         .strip_prefix("sqlite://")

@@ -1,18 +1,15 @@
-//! Claims against a real SQLite file: targets share a claim, and a target held back after it
-//! was unreachable is skipped however large its backlog.
+//! Claims against a real SQLite file and a real PostgreSQL database: targets share a claim, a
+//! target held back after it was unreachable is skipped however large its backlog, and nodes
+//! sharing PostgreSQL never claim the same delivery.
 
+mod backends;
+
+use backends::Backend;
 use wabahook_store::{DynStore, Event, NewDelivery};
 
 const DEAD: &str = "http://127.0.0.1:9/dead";
 const OK: &str = "http://127.0.0.1:8/ok";
 const NOW: i64 = 1_764_000_000_000;
-
-async fn store(dir: &tempfile::TempDir) -> DynStore {
-    let path = dir.path().join("claims.db");
-    wabahook_store::open(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap()
-}
 
 async fn events(s: &DynStore, prefix: &str, n: usize, target: &str) {
     for i in 0..n {
@@ -41,9 +38,17 @@ fn count(claimed: &[wabahook_store::Claimed], target: &str) -> usize {
 }
 
 #[tokio::test]
-async fn targets_share_claims_and_held_targets_are_skipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
+async fn targets_share_claims_and_held_targets_are_skipped_sqlite() {
+    targets_share_claims_and_held_targets_are_skipped(Backend::sqlite()).await
+}
+
+#[tokio::test]
+async fn targets_share_claims_and_held_targets_are_skipped_postgres() {
+    targets_share_claims_and_held_targets_are_skipped(Backend::postgres().await).await
+}
+
+async fn targets_share_claims_and_held_targets_are_skipped(b: Backend) {
+    let s = b.open().await;
     events(&s, "dead-", 300, DEAD).await;
     events(&s, "ok-", 10, OK).await;
 
@@ -71,4 +76,115 @@ async fn targets_share_claims_and_held_targets_are_skipped() {
     assert_eq!(count(&claimed, DEAD), 280);
     // Holding a target nobody has used yet is fine too.
     s.defer_target("http://never.example/", NOW).await.unwrap();
+}
+
+/// Two nodes on one PostgreSQL database claiming at the same moment: every due delivery is
+/// claimed by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_claim_the_same_delivery() {
+    let b = Backend::postgres().await;
+    let one = b.open().await;
+    let two = b.open().await;
+    for t in 0..4 {
+        events(
+            &one,
+            &format!("t{t}-"),
+            250,
+            &format!("http://127.0.0.1:8/{t}"),
+        )
+        .await;
+    }
+    let mut seen = std::collections::HashMap::new();
+    loop {
+        let (a, b) = tokio::join!(
+            one.claim_due(NOW, 60_000, 37, 1000),
+            two.claim_due(NOW, 60_000, 37, 1000)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        if a.is_empty() && b.is_empty() {
+            break;
+        }
+        for c in a.iter().chain(b.iter()) {
+            *seen.entry(c.delivery.id).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a delivery was claimed twice"
+    );
+}
+
+/// A lease that ran out (its node died) makes the delivery due for the other node, and the dead
+/// node's late result no longer counts.
+#[tokio::test]
+async fn an_expired_lease_passes_to_another_node() {
+    let b = Backend::postgres().await;
+    let one = b.open().await;
+    let two = b.open().await;
+    events(&one, "e", 1, OK).await;
+    let first = one.claim_due(NOW, 1_000, 10, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(two
+        .claim_due(NOW + 999, 1_000, 10, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let second = two.claim_due(NOW + 1_000, 60_000, 10, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let attempt = |d: &wabahook_store::Delivery| wabahook_store::Attempt {
+        delivery_id: d.id,
+        at_ms: NOW + 1_500,
+        status: Some(500),
+        latency_ms: 3,
+        error_class: Some("http_status".into()),
+        response_head: String::new(),
+    };
+    // The first node comes back late with a failure; the second delivers.
+    let d1 = first[0].delivery.clone();
+    let d2 = second[0].delivery.clone();
+    one.finish_attempts(&[(
+        d1.clone(),
+        attempt(&d1),
+        wabahook_store::AttemptOutcome::RetryAt(NOW + 9_000),
+    )])
+    .await
+    .unwrap();
+    two.finish_attempts(&[(
+        d2.clone(),
+        attempt(&d2),
+        wabahook_store::AttemptOutcome::Delivered,
+    )])
+    .await
+    .unwrap();
+    let d = one.delivery(d1.id).await.unwrap().unwrap();
+    assert_eq!(d.state, wabahook_store::DeliveryState::Delivered);
+    // Both attempts are on record.
+    assert_eq!(one.attempts(d1.id).await.unwrap().len(), 2);
+}
+
+/// A node notices work another node added without polling for it.
+#[tokio::test]
+async fn new_work_is_announced_to_other_nodes() {
+    let b = Backend::postgres().await;
+    let one = b.open().await;
+    let two = b.open().await;
+    // Let the listener connect before anything is announced.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let noticed = tokio::spawn(async move {
+        tokio::time::timeout(std::time::Duration::from_secs(10), two.work_noticed()).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    events(&one, "n", 1, OK).await;
+    assert!(
+        noticed.await.unwrap().is_ok(),
+        "the other node was not told"
+    );
+    // SQLite has one node; its store never announces.
+    let s = Backend::sqlite().open().await;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(100), s.work_noticed())
+            .await
+            .is_err()
+    );
 }

@@ -63,12 +63,15 @@ pub async fn create_event(
     };
     let accepted = routing::accept(
         s.store.as_ref(),
+        s.engine.routes(),
         s.engine.config(),
         now,
-        &e.waba_id,
-        &e.field,
-        &value,
-        e.phone_number_id.as_deref(),
+        &routing::EventIn {
+            waba_id: &e.waba_id,
+            field: &e.field,
+            value_json: &value,
+            phone_number_id: e.phone_number_id.as_deref(),
+        },
     )
     .await?;
     s.engine.wake();

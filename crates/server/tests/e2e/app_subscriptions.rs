@@ -265,12 +265,7 @@ async fn client_certificate_flag_is_kept() {
     )
     .await
     .assert_success();
-    let store = wabahook_store::open(&format!(
-        "sqlite://{}",
-        ctx.dir.path().join("data/wabahook.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = wabahook_store::open(&ctx.dir.store_url()).await.unwrap();
     let sub = store.app_subscription(&w.app_id).await.unwrap().unwrap();
     assert!(sub.include_client_certificate);
     assert!(!sub.include_values);

@@ -9,13 +9,13 @@ use serde_json::json;
 
 use crate::harness::{spawn_serve, Receiver, VERIFY_TOKEN};
 
-const TOKEN: &str = "EAAW-crash-test-token-0001";
-const APP: &str = "400000000000001";
-const SECRET: &str = "crash-test-secret-0001";
-const WABA: &str = "200000000000001";
-const ADMIN: &str = "crash-admin";
+pub(crate) const TOKEN: &str = "EAAW-crash-test-token-0001";
+pub(crate) const APP: &str = "400000000000001";
+pub(crate) const SECRET: &str = "crash-test-secret-0001";
+pub(crate) const WABA: &str = "200000000000001";
+pub(crate) const ADMIN: &str = "crash-admin";
 
-fn seed(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn seed(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("seed.json");
     std::fs::write(
         &p,
@@ -33,7 +33,9 @@ fn seed(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Starts `wabahook serve` on a free port; returns the child and its base URL.
-fn spawn(dir: &Path) -> (Child, String) {
+pub(crate) fn spawn(dir: &crate::harness::TestDir) -> (Child, String) {
+    let flags = dir.database_flags();
+    let dir = dir.path();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wabahook"));
     cmd.args([
         "serve",
@@ -44,11 +46,14 @@ fn spawn(dir: &Path) -> (Child, String) {
         "--data-dir",
     ])
     .arg(dir.join("data"))
+    .args(flags)
     .arg("--seed")
     .arg(dir.join("seed.json"))
     .env("WABAHOOK_DELIVERY__BATCH_MAX_CHANGES", "1")
     // Few POSTs at a time, so that a backlog of claimed and pending work exists to crash into.
     .env("WABAHOOK_DELIVERY__MAX_IN_FLIGHT_PER_TARGET", "2")
+    // At most 2 × 50 deliveries claimed at once: what a killed node can leave half-done.
+    .env("WABAHOOK_DELIVERY__CLAIM_BATCH", "50")
     .env("WABAHOOK_DELIVERY__TIMEOUT_MS", "1000")
     .env("WABAHOOK_DELIVERY__LEASE_MS", "1500")
     .env("WABAHOOK_DELIVERY__RETRY_SCHEDULE_SECS", "[0,1]")
@@ -57,7 +62,7 @@ fn spawn(dir: &Path) -> (Child, String) {
 }
 
 /// Points the seeded app at `url` and subscribes it to the seeded WABA.
-async fn subscribe(http: &reqwest::Client, base: &str, url: &str) {
+pub(crate) async fn subscribe(http: &reqwest::Client, base: &str, url: &str) {
     let r = http
         .post(format!("{base}/v23.0/{APP}/subscriptions"))
         .form(&[
@@ -80,7 +85,30 @@ async fn subscribe(http: &reqwest::Client, base: &str, url: &str) {
     assert_eq!(r.status(), 200);
 }
 
-fn seen_numbers(rx: &Receiver) -> HashSet<i64> {
+/// Sends one `account_update` event `{"n": n}` per number, all at once, each to the node
+/// `node(n)` names; returns the numbers that were acknowledged.
+pub(crate) async fn send_events<'a>(
+    http: &reqwest::Client,
+    numbers: &[i64],
+    node: impl Fn(i64) -> &'a str,
+) -> Vec<i64> {
+    let mut set = tokio::task::JoinSet::new();
+    for &n in numbers {
+        let r = http
+            .post(format!("{}/admin/v1/events", node(n)))
+            .bearer_auth(ADMIN)
+            .json(&json!({"waba_id": WABA, "field": "account_update", "value": {"n": n}}))
+            .send();
+        set.spawn(async move { matches!(r.await, Ok(r) if r.status() == 201).then_some(n) });
+    }
+    let mut accepted = Vec::new();
+    while let Some(r) = set.join_next().await {
+        accepted.extend(r.ok().flatten());
+    }
+    accepted
+}
+
+pub(crate) fn seen_numbers(rx: &Receiver) -> HashSet<i64> {
     rx.posts()
         .iter()
         .flat_map(|p| {
@@ -104,10 +132,10 @@ fn seen_numbers(rx: &Receiver) -> HashSet<i64> {
 
 #[tokio::test]
 async fn sigkill_mid_delivery_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     seed(dir.path());
     let rx = Receiver::start().await;
-    let (mut child, base) = spawn(dir.path());
+    let (mut child, base) = spawn(&dir);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     subscribe(&http, &base, &rx.url("/hook/crash")).await;
 
@@ -116,30 +144,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
     let mut accepted = Vec::new();
     let mut killed = false;
     for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(16) {
-        let sends = chunk.iter().map(|n| {
-            let http = http.clone();
-            let url = format!("{base}/admin/v1/events");
-            let n = *n;
-            async move {
-                let r = http
-                    .post(url)
-                    .bearer_auth(ADMIN)
-                    .json(&json!({"waba_id": WABA, "field": "account_update", "value": {"n": n}}))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 201 => Some(n),
-                    _ => None,
-                }
-            }
-        });
-        let mut set = tokio::task::JoinSet::new();
-        for s in sends {
-            set.spawn(s);
-        }
-        while let Some(r) = set.join_next().await {
-            accepted.extend(r.unwrap());
-        }
+        accepted.extend(send_events(&http, chunk, |_| base.as_str()).await);
         if !killed && rx.posts().len() > 300 && accepted.len() >= 2000 {
             // Deliveries are in flight now: kill without warning.
             child.kill().unwrap();
@@ -163,7 +168,7 @@ async fn sigkill_mid_delivery_loses_nothing() {
         accepted.len()
     );
 
-    let (mut child, _base) = spawn(dir.path());
+    let (mut child, _base) = spawn(&dir);
     let want: HashSet<i64> = accepted.iter().copied().collect();
     let mut missing = want.len();
     for _ in 0..3000 {
@@ -193,10 +198,10 @@ async fn sigkill_mid_delivery_loses_nothing() {
 
 #[tokio::test]
 async fn trigger_and_replay_commands() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     seed(dir.path());
     let rx = Receiver::start().await;
-    let (mut child, base) = spawn(dir.path());
+    let (mut child, base) = spawn(&dir);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     subscribe(&http, &base, &rx.url("/hook/cli")).await;
 

@@ -242,15 +242,20 @@ async fn retries_after_500_timeout_and_refused_connections() {
         (rx.url("/slowpost"), "timeout"),
         ("http://127.0.0.1:9/hook".to_string(), "connect"),
     ] {
-        let store = wabahook_store::open(&format!(
-            "sqlite://{}",
-            ctx.dir.path().join("data/wabahook.db").display()
-        ))
-        .await
-        .unwrap();
+        let store = wabahook_store::open(&ctx.dir.store_url()).await.unwrap();
         let mut sub = store.app_subscription(&w.app_id).await.unwrap().unwrap();
         sub.callback_url = url.clone();
         store.save_app_subscription(&sub, &[]).await.unwrap();
+        // That edit went behind the server's back, which keeps routes while its world is
+        // unchanged: any world write through it (here, subscribing again) makes it look again.
+        ctx.graph(
+            "POST",
+            &format!("/v23.0/{}/subscribed_apps", w.waba_id),
+            Some(&w.token),
+            &[],
+        )
+        .await
+        .assert_success();
         let e = ctx
             .event(&w.waba_id, "account_update", json!({"n": 2}), None)
             .await;
@@ -325,23 +330,25 @@ async fn replay_one_delivery_one_event_or_an_apps_failures() {
     })
     .await;
 
-    // Failures since a time: two events fail, then replay all of the app's failures.
+    // Failures since a time: two events fail, then replay all of the app's failures. The
+    // second event is sent once the first has failed, so the two cannot share one POST (and
+    // use up only one of the two 500s).
     rx.answer("/hook/r", &[500, 500]);
-    let a = ctx
-        .event(&w.waba_id, "account_update", json!({"k": 2}), None)
-        .await;
-    let b = ctx
-        .event(&w.waba_id, "account_update", json!({"k": 3}), None)
-        .await;
-    for ev in [&a, &b] {
+    let mut failed = Vec::new();
+    for k in [2, 3] {
+        let ev = ctx
+            .event(&w.waba_id, "account_update", json!({"k": k}), None)
+            .await;
         ctx.wait_deliveries(ev["id"].as_str().unwrap(), |d| state(d) == "retrying")
             .await;
+        failed.push(ev);
     }
+    let (a, b) = (&failed[0], &failed[1]);
     let r = ctx
         .admin_post("replay", json!({"app_id": w.app_id, "since": 0}))
         .await;
     assert_eq!(r.body["replayed"], 2);
-    for ev in [&a, &b] {
+    for ev in [a, b] {
         ctx.wait_deliveries(ev["id"].as_str().unwrap(), |d| state(d) == "delivered")
             .await;
     }

@@ -17,11 +17,9 @@ const WABA2: &str = "200000000000002";
 const APP: &str = "400000000000001";
 const APP2: &str = "400000000000002";
 
-async fn world() -> (tempfile::TempDir, DynStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = wabahook_store::open(&format!("sqlite://{}", dir.path().join("e.db").display()))
-        .await
-        .unwrap();
+async fn world() -> (crate::harness::TestDir, DynStore) {
+    let dir = crate::harness::test_dir();
+    let store = wabahook_store::open(&dir.store_url()).await.unwrap();
     let seed = Seed::parse(
         &json!({
             "businesses": [{"id": "100000000000001", "name": "B"}],
@@ -99,12 +97,15 @@ async fn seven_days_of_retries_then_expired() {
     let eng = engine(&store, cfg.clone(), &clock);
     let accepted = routing::accept(
         store.as_ref(),
+        &routing::RouteCache::default(),
         &cfg,
         clock.now_ms(),
-        WABA,
-        "account_update",
-        "{}",
-        None,
+        &routing::EventIn {
+            waba_id: WABA,
+            field: "account_update",
+            value_json: "{}",
+            phone_number_id: None,
+        },
     )
     .await
     .unwrap();
@@ -184,12 +185,15 @@ async fn batches_respect_change_and_byte_limits_and_group_by_waba() {
         let waba = if i % 2 == 0 { WABA } else { WABA2 };
         routing::accept(
             store.as_ref(),
+            &routing::RouteCache::default(),
             &cfg,
             clock.now_ms(),
-            waba,
-            "account_update",
-            &format!("{{\"i\":{i}}}"),
-            None,
+            &routing::EventIn {
+                waba_id: waba,
+                field: "account_update",
+                value_json: &format!("{{\"i\":{i}}}"),
+                phone_number_id: None,
+            },
         )
         .await
         .unwrap();
@@ -240,12 +244,15 @@ async fn batches_respect_change_and_byte_limits_and_group_by_waba() {
     for _ in 0..5 {
         routing::accept(
             store.as_ref(),
+            &routing::RouteCache::default(),
             &cfg,
             clock.now_ms(),
-            WABA,
-            "account_update",
-            &big,
-            None,
+            &routing::EventIn {
+                waba_id: WABA,
+                field: "account_update",
+                value_json: &big,
+                phone_number_id: None,
+            },
         )
         .await
         .unwrap();
@@ -282,12 +289,15 @@ async fn a_slow_endpoint_does_not_hold_up_others() {
     for i in 0..20 {
         routing::accept(
             store.as_ref(),
+            &routing::RouteCache::default(),
             &cfg,
             clock.now_ms(),
-            WABA,
-            "account_update",
-            &format!("{{\"i\":{i}}}"),
-            None,
+            &routing::EventIn {
+                waba_id: WABA,
+                field: "account_update",
+                value_json: &format!("{{\"i\":{i}}}"),
+                phone_number_id: None,
+            },
         )
         .await
         .unwrap();
@@ -319,4 +329,58 @@ async fn a_slow_endpoint_does_not_hold_up_others() {
         "no slow POST has finished yet"
     );
     tasks.abort_all();
+}
+
+/// Routes are kept between events and worked out again after any world change: unsubscribing,
+/// a new app, a changed callback.
+#[tokio::test]
+async fn kept_routes_follow_world_changes() {
+    let (_dir, store) = world().await;
+    subscribe(&store, APP, &[WABA], "http://127.0.0.1:9/a").await;
+    let routes = routing::RouteCache::default();
+    let cfg = DeliveryConfig::default();
+    let targets = |store: DynStore| {
+        let (routes, cfg) = (&routes, &cfg);
+        async move {
+            let e = routing::accept(
+                store.as_ref(),
+                routes,
+                cfg,
+                START_MS,
+                &routing::EventIn {
+                    waba_id: WABA,
+                    field: "account_update",
+                    value_json: "{}",
+                    phone_number_id: None,
+                },
+            )
+            .await
+            .unwrap();
+            let list = store
+                .deliveries(&wabahook_store::DeliveryFilter {
+                    event_id: Some(e.event.id),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut urls: Vec<String> = list.into_iter().map(|d| d.target_url).collect();
+            urls.sort();
+            urls
+        }
+    };
+    assert_eq!(targets(store.clone()).await, ["http://127.0.0.1:9/a"]);
+    assert_eq!(targets(store.clone()).await, ["http://127.0.0.1:9/a"]);
+    subscribe(&store, APP2, &[WABA], "http://127.0.0.1:9/b").await;
+    assert_eq!(
+        targets(store.clone()).await,
+        ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+    );
+    subscribe(&store, APP, &[WABA], "http://127.0.0.1:9/c").await;
+    assert_eq!(
+        targets(store.clone()).await,
+        ["http://127.0.0.1:9/b", "http://127.0.0.1:9/c"]
+    );
+    store.unsubscribe_app(APP2, WABA).await.unwrap();
+    assert_eq!(targets(store.clone()).await, ["http://127.0.0.1:9/c"]);
 }

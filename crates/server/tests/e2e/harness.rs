@@ -15,6 +15,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use wabahook_server::{ServeConfig, Server};
+use wabahook_store::testing::TestDatabase;
 
 pub const ADMIN: &str = "test-admin-token";
 pub const VERIFY_TOKEN: &str = "vt-right";
@@ -23,7 +24,85 @@ pub struct Ctx {
     pub server: Option<Server>,
     pub base: String,
     pub http: reqwest::Client,
-    pub dir: TempDir,
+    pub dir: TestDir,
+}
+
+/// Where a test server keeps its state: a temporary data directory and, when the suite runs on
+/// PostgreSQL (`TEST_STORE=postgres`), a fresh database of its own.
+pub struct TestDir {
+    tmp: TempDir,
+    /// The PostgreSQL database, when there is one; shared by directories of several nodes and
+    /// dropped with the last of them.
+    db: Option<Arc<TestDatabase>>,
+}
+
+/// True when the suite runs on PostgreSQL instead of the SQLite default.
+pub fn on_postgres() -> bool {
+    match std::env::var("TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("TEST_STORE must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+pub fn test_dir() -> TestDir {
+    if on_postgres() {
+        postgres_dir()
+    } else {
+        TestDir {
+            tmp: tempfile::tempdir().unwrap(),
+            db: None,
+        }
+    }
+}
+
+/// A directory with a fresh PostgreSQL database whatever the suite runs on (tests of several
+/// nodes).
+pub fn postgres_dir() -> TestDir {
+    TestDir {
+        tmp: tempfile::tempdir().unwrap(),
+        db: Some(Arc::new(TestDatabase::create_blocking())),
+    }
+}
+
+impl TestDir {
+    /// Another node's directory on the same database (PostgreSQL only).
+    pub fn sharing(&self) -> TestDir {
+        assert!(self.db.is_some(), "only a PostgreSQL store can be shared");
+        TestDir {
+            tmp: tempfile::tempdir().unwrap(),
+            db: self.db.clone(),
+        }
+    }
+
+    /// The PostgreSQL database's URL, when there is one.
+    fn db_url(&self) -> Option<String> {
+        self.db.as_ref().map(|db| db.url().to_string())
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.tmp.path()
+    }
+
+    /// The store a server started with [`test_config`] uses.
+    pub fn store_url(&self) -> String {
+        match self.db_url() {
+            Some(url) => url,
+            None => format!(
+                "sqlite://{}",
+                self.path().join("data/wabahook.db").display()
+            ),
+        }
+    }
+
+    /// Flags that point a `wabahook serve` process at this store (its `--data-dir` must be
+    /// `<dir>/data`).
+    pub fn database_flags(&self) -> Vec<String> {
+        match self.db_url() {
+            Some(url) => vec!["--database".into(), url],
+            None => Vec::new(),
+        }
+    }
 }
 
 pub struct Reply {
@@ -74,10 +153,11 @@ impl Reply {
 }
 
 /// A configuration for tests: loopback port 0, fixed admin token, short handshake timeout.
-pub fn test_config(dir: &TempDir) -> ServeConfig {
+pub fn test_config(dir: &TestDir) -> ServeConfig {
     let mut cfg = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
+        database: dir.db_url(),
         admin_token: Some(ADMIN.into()),
         demo: false,
         ..ServeConfig::default()
@@ -98,13 +178,13 @@ impl Ctx {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Ctx {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = test_dir();
         let mut cfg = test_config(&dir);
         tweak(&mut cfg);
         Ctx::start_in(dir, cfg).await
     }
 
-    pub async fn start_in(dir: TempDir, cfg: ServeConfig) -> Ctx {
+    pub async fn start_in(dir: TestDir, cfg: ServeConfig) -> Ctx {
         let server = Server::start(cfg).await.expect("server starts");
         let base = format!("http://{}", server.addr());
         let http = reqwest::Client::builder().no_proxy().build().unwrap();

@@ -1,5 +1,6 @@
-//! End-to-end tests: the real server on port 0 with a fresh SQLite store in a temporary
-//! directory, driven over HTTP, with a real callback receiver on loopback.
+//! End-to-end tests: the real server on port 0 with a fresh store (a SQLite file in a temporary
+//! directory, or with `TEST_STORE=postgres` a PostgreSQL database of its own), driven over
+//! HTTP, with a real callback receiver on loopback. `nodes` always runs on PostgreSQL.
 
 mod harness;
 
@@ -12,6 +13,7 @@ mod bad_input;
 mod crash;
 mod delivery;
 mod engine;
+mod nodes;
 mod permissions;
 mod phone_numbers;
 mod rate_limits;

@@ -105,7 +105,7 @@ async fn default_limits_and_switching_off() {
 
 #[tokio::test]
 async fn the_count_lives_in_the_store_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let mut cfg = crate::harness::test_config(&dir);
     cfg.rate_limit.per_hour = 3;
     let mut ctx = Ctx::start_in(dir, cfg.clone()).await;
@@ -118,7 +118,7 @@ async fn the_count_lives_in_the_store_across_restarts() {
         );
     }
     ctx.stop().await;
-    let dir = std::mem::replace(&mut ctx.dir, tempfile::tempdir().unwrap());
+    let dir = std::mem::replace(&mut ctx.dir, crate::harness::test_dir());
     let ctx = Ctx::start_in(dir, cfg).await;
     ctx.graph("GET", &path, Some(&w.token), &[])
         .await

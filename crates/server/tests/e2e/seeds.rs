@@ -50,7 +50,7 @@ async fn snapshot(ctx: &Ctx) -> serde_json::Value {
 
 #[tokio::test]
 async fn applying_a_seed_twice_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let seed_path = dir.path().join("seed.json");
     std::fs::write(&seed_path, SEED).unwrap();
     let mut cfg = test_config(&dir);
@@ -77,7 +77,7 @@ async fn applying_a_seed_twice_changes_nothing() {
     assert_eq!(first["tokens"].as_array().unwrap().len(), 2);
     ctx.stop().await;
 
-    let dir = std::mem::replace(&mut ctx.dir, tempfile::tempdir().unwrap());
+    let dir = std::mem::replace(&mut ctx.dir, crate::harness::test_dir());
     let ctx = Ctx::start_in(dir, cfg).await;
     let report = ctx
         .server
@@ -123,7 +123,7 @@ async fn applying_a_seed_twice_changes_nothing() {
 
 #[tokio::test]
 async fn toml_seeds_and_bad_seeds() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let seed_path = dir.path().join("seed.toml");
     std::fs::write(
         &seed_path,
@@ -159,7 +159,7 @@ name = "Toml WABA"
         ),
         ("d.json", "{", "cannot parse"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::harness::test_dir();
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         let mut cfg = test_config(&dir);

@@ -7,7 +7,7 @@ use crate::harness::{test_config, Ctx};
 
 #[tokio::test]
 async fn demo_world_is_created_once_and_works() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let mut cfg = test_config(&dir);
     cfg.demo = true;
     cfg.admin_token = None;
@@ -113,10 +113,11 @@ async fn probes_and_graceful_shutdown() {
 
 #[tokio::test]
 async fn sigterm_stops_the_binary_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wabahook"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
+        .args(dir.database_flags())
         .arg("--log-format")
         .arg("json")
         .stdout(std::process::Stdio::piped())
@@ -173,7 +174,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::harness::test_dir();
     let cfg = dir.path().join("w.toml");
     std::fs::write(&cfg, "[graph]\nmin_version = \"v30.0\"\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabahook"))

@@ -1,4 +1,5 @@
-//! Row shapes as SQLite returns them, and their conversion into records.
+//! Row shapes as both backends return them (the derives suit any sqlx row), and their conversion
+//! into records.
 
 use sqlx::FromRow;
 use wabahook_model::AssetAccess;
@@ -7,7 +8,7 @@ use crate::records::*;
 use crate::StoreError;
 
 #[derive(FromRow)]
-pub(super) struct BusinessRow {
+pub(crate) struct BusinessRow {
     id: String,
     name: String,
     created_at: i64,
@@ -24,7 +25,7 @@ impl From<BusinessRow> for Business {
 }
 
 #[derive(FromRow)]
-pub(super) struct WabaRow {
+pub(crate) struct WabaRow {
     id: String,
     business_id: String,
     name: String,
@@ -43,7 +44,7 @@ impl From<WabaRow> for Waba {
 }
 
 #[derive(FromRow)]
-pub(super) struct PhoneNumberRow {
+pub(crate) struct PhoneNumberRow {
     id: String,
     waba_id: String,
     display_phone_number: String,
@@ -66,7 +67,7 @@ impl From<PhoneNumberRow> for PhoneNumber {
 }
 
 #[derive(FromRow)]
-pub(super) struct AppRow {
+pub(crate) struct AppRow {
     id: String,
     business_id: String,
     name: String,
@@ -89,7 +90,7 @@ impl From<AppRow> for App {
 }
 
 #[derive(FromRow)]
-pub(super) struct AppAccessRow {
+pub(crate) struct AppAccessRow {
     app_id: String,
     business_id: String,
     role: String,
@@ -109,8 +110,8 @@ impl TryFrom<AppAccessRow> for AppAccess {
 }
 
 #[derive(FromRow)]
-pub(super) struct TokenRow {
-    pub(super) id: String,
+pub(crate) struct TokenRow {
+    pub(crate) id: String,
     app_id: String,
     business_id: String,
     name: String,
@@ -121,13 +122,13 @@ pub(super) struct TokenRow {
 }
 
 #[derive(FromRow)]
-pub(super) struct AssetRow {
+pub(crate) struct AssetRow {
     waba_id: String,
     access: String,
 }
 
 impl TokenRow {
-    pub(super) fn into_token(self, assets: Vec<AssetRow>) -> Result<Token, StoreError> {
+    pub(crate) fn into_token(self, assets: Vec<AssetRow>) -> Result<Token, StoreError> {
         let permissions: Vec<String> = serde_json::from_str(&self.permissions)
             .map_err(|e| StoreError::Corrupt(format!("token {} permissions: {e}", self.id)))?;
         let assets = assets
@@ -158,7 +159,7 @@ impl TokenRow {
 }
 
 #[derive(FromRow)]
-pub(super) struct AppSubscriptionRow {
+pub(crate) struct AppSubscriptionRow {
     app_id: String,
     object: String,
     callback_url: String,
@@ -171,13 +172,13 @@ pub(super) struct AppSubscriptionRow {
 }
 
 #[derive(FromRow)]
-pub(super) struct FieldRow {
+pub(crate) struct FieldRow {
     name: String,
     version: String,
 }
 
 impl AppSubscriptionRow {
-    pub(super) fn into_subscription(self, fields: Vec<FieldRow>) -> AppSubscription {
+    pub(crate) fn into_subscription(self, fields: Vec<FieldRow>) -> AppSubscription {
         AppSubscription {
             app_id: self.app_id,
             object: self.object,
@@ -200,7 +201,7 @@ impl AppSubscriptionRow {
 }
 
 #[derive(FromRow)]
-pub(super) struct WabaSubscriptionRow {
+pub(crate) struct WabaSubscriptionRow {
     app_id: String,
     waba_id: String,
     override_callback_uri: Option<String>,
@@ -225,7 +226,7 @@ impl From<WabaSubscriptionRow> for WabaSubscription {
 }
 
 #[derive(FromRow)]
-pub(super) struct EventRow {
+pub(crate) struct EventRow {
     id: String,
     waba_id: String,
     field: String,
@@ -249,12 +250,12 @@ impl From<EventRow> for Event {
     }
 }
 
-pub(super) const DELIVERY_COLUMNS: &str =
+pub(crate) const DELIVERY_COLUMNS: &str =
     "id, event_id, app_id, waba_id, field, target_url, state, attempts, \
      next_attempt_at, claim_seq, created_at_ms, expires_at_ms, finished_at_ms";
 
 #[derive(FromRow)]
-pub(super) struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     id: i64,
     event_id: String,
     app_id: String,
@@ -293,7 +294,7 @@ impl TryFrom<DeliveryRow> for Delivery {
 }
 
 #[derive(FromRow)]
-pub(super) struct AttemptRow {
+pub(crate) struct AttemptRow {
     delivery_id: i64,
     at_ms: i64,
     status: Option<i64>,

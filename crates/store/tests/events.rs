@@ -1,0 +1,89 @@
+//! Writing events: many at once share a commit on SQLite, yet one that cannot be written (its
+//! id is taken) fails alone and the others are kept, with all their deliveries.
+
+mod backends;
+
+use backends::Backend;
+use wabahook_store::{DeliveryFilter, DynStore, Event, NewDelivery, StoreError};
+
+fn event(id: &str) -> Event {
+    Event {
+        id: id.into(),
+        waba_id: "1".into(),
+        field: "account_update".into(),
+        value_json: "{\"caf\\u00e9\":1}".into(),
+        phone_number_id: None,
+        time: 1_764_000_000,
+        created_at_ms: 1_764_000_000_000,
+    }
+}
+
+async fn write(s: DynStore, id: String) -> Result<(), StoreError> {
+    let deliveries = [
+        NewDelivery {
+            app_id: "a".into(),
+            target_url: "http://127.0.0.1:9/a".into(),
+        },
+        NewDelivery {
+            app_id: "b".into(),
+            target_url: "http://127.0.0.1:9/b".into(),
+        },
+    ];
+    s.insert_event(&event(&id), &deliveries, 1_800_000_000_000)
+        .await
+}
+
+async fn a_taken_id_fails_alone(b: Backend) {
+    let s = b.open().await;
+    write(s.clone(), "taken".into()).await.unwrap();
+    // Written together, so that they share a group commit where the store has one.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let id = if i == 100 {
+            "taken".to_string()
+        } else {
+            format!("e{i}")
+        };
+        set.spawn(write(s.clone(), id));
+    }
+    let mut failed = 0;
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => failed += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(failed, 1);
+    for i in (0..200).filter(|&i| i != 100) {
+        let id = format!("e{i}");
+        let e = s.event(&id).await.unwrap().expect("kept");
+        assert_eq!(e.value_json, "{\"caf\\u00e9\":1}");
+        let f = DeliveryFilter {
+            event_id: Some(id),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.deliveries(&f).await.unwrap().len(), 2);
+    }
+    let f = DeliveryFilter {
+        event_id: Some("taken".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.deliveries(&f).await.unwrap().len(),
+        2,
+        "the first write only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_id_fails_alone_sqlite() {
+    a_taken_id_fails_alone(Backend::sqlite()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_id_fails_alone_postgres() {
+    a_taken_id_fails_alone(Backend::postgres().await).await
+}
