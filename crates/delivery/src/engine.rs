@@ -16,6 +16,7 @@ use wabahook_store::{Attempt, AttemptOutcome, Delivery, DynStore, StoreError};
 use crate::batch::{self, Batch};
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
+use crate::world_cache::WorldCache;
 use crate::{schedule, sender};
 
 pub struct Engine {
@@ -30,6 +31,8 @@ pub struct Engine {
     in_flight: Arc<Semaphore>,
     targets: Mutex<HashMap<String, Arc<TargetState>>>,
     routes: crate::routing::RouteCache,
+    /// Each app's secret (`None`: the app is gone), kept while the world does not change.
+    secrets: WorldCache<String, Option<Arc<str>>>,
 }
 
 /// What the engine knows of one target URL.
@@ -71,6 +74,7 @@ impl Engine {
             wake: Arc::new(Notify::new()),
             targets: Mutex::new(HashMap::new()),
             routes: crate::routing::RouteCache::default(),
+            secrets: WorldCache::new(10_000),
         }))
     }
 
@@ -158,16 +162,19 @@ impl Engine {
             .claim_due(now, self.cfg.lease_ms, limit, per_target)
             .await?;
         let n = claimed.len();
-        // One look-up per app per claim, not one per POST.
+        // One look-up per app per claim, not one per POST, and none while the world holds.
         let mut secrets: HashMap<String, Option<Arc<str>>> = HashMap::new();
         for c in &claimed {
-            if !secrets.contains_key(&c.delivery.app_id) {
+            let app_id = &c.delivery.app_id;
+            if !secrets.contains_key(app_id) {
                 let secret = self
-                    .store
-                    .app(&c.delivery.app_id)
-                    .await?
-                    .map(|a| Arc::<str>::from(a.secret));
-                secrets.insert(c.delivery.app_id.clone(), secret);
+                    .secrets
+                    .get_or_work_out(self.store.as_ref(), app_id.clone(), || async {
+                        let app = self.store.app(app_id).await?;
+                        Ok::<_, StoreError>(app.map(|a| Arc::<str>::from(a.secret)))
+                    })
+                    .await?;
+                secrets.insert(app_id.clone(), secret);
             }
         }
         let mut put_back: Vec<(i64, Vec<Delivery>)> = Vec::new();

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod routing;
 pub mod schedule;
 pub mod sender;
+pub mod world_cache;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::DeliveryConfig;

@@ -5,14 +5,14 @@
 //! while the store's world generation stays the same, so a steady stream of events costs one
 //! write each.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use wabahook_model::{ids, Field, WABA_OBJECT};
 use wabahook_receiver::meta_json;
 use wabahook_store::{AccessRole, App, Event, NewDelivery, Store, StoreError, Waba};
 
 use crate::config::DeliveryConfig;
+use crate::world_cache::WorldCache;
 
 /// Whether `app` may edit WABAs of `business_id`: owned by that business, or granted access by
 /// it. Apps merely shared with the business may not.
@@ -86,15 +86,12 @@ pub async fn plan(
 }
 
 /// Routes worked out under one world generation, dropped when it changes.
-#[derive(Default)]
-pub struct RouteCache {
-    inner: Mutex<CacheInner>,
-}
+pub struct RouteCache(WorldCache<RouteKey, Arc<Route>>);
 
-#[derive(Default)]
-struct CacheInner {
-    generation: Option<u64>,
-    routes: HashMap<RouteKey, Arc<Route>>,
+impl Default for RouteCache {
+    fn default() -> Self {
+        RouteCache(WorldCache::new(MAX_ROUTES))
+    }
 }
 
 /// (WABA, field, phone number): everything a route depends on besides the world.
@@ -106,36 +103,8 @@ struct Route {
     deliveries: Vec<NewDelivery>,
 }
 
-/// Field names are free-form, so the key space is unbounded; past this many routes the cache
-/// starts over rather than grow.
+/// Field names are free-form, so the key space is unbounded.
 const MAX_ROUTES: usize = 10_000;
-
-impl RouteCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn get(&self, generation: u64, key: &RouteKey) -> Option<Arc<Route>> {
-        let mut inner = self.lock();
-        if inner.generation != Some(generation) {
-            inner.routes.clear();
-            inner.generation = Some(generation);
-            return None;
-        }
-        inner.routes.get(key).cloned()
-    }
-
-    fn put(&self, generation: u64, key: RouteKey, route: Arc<Route>) {
-        let mut inner = self.lock();
-        if inner.generation != Some(generation) {
-            return;
-        }
-        if inner.routes.len() >= MAX_ROUTES {
-            inner.routes.clear();
-        }
-        inner.routes.insert(key, route);
-    }
-}
 
 /// Reads the WABA, checks the phone number belongs to it, and plans the deliveries.
 async fn route(
@@ -176,20 +145,14 @@ async fn cached_route(
         field.to_string(),
         phone_number_id.map(str::to_string),
     );
-    // Read before the world is, so that a change made while routing is never kept.
-    let generation = store.world_generation();
-    if let Some(g) = generation {
-        if let Some(r) = cache.get(g, &key) {
-            return Ok(r);
-        }
-    }
-    let r = Arc::new(route(store, waba_id, field, phone_number_id).await?);
-    if let Some(g) = generation {
-        if store.world_generation() == Some(g) {
-            cache.put(g, key, r.clone());
-        }
-    }
-    Ok(r)
+    cache
+        .0
+        .get_or_work_out(store, key, || async {
+            Ok(Arc::new(
+                route(store, waba_id, field, phone_number_id).await?,
+            ))
+        })
+        .await
 }
 
 #[derive(Debug, thiserror::Error)]

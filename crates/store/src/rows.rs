@@ -236,6 +236,22 @@ pub(crate) struct EventRow {
     created_at_ms: i64,
 }
 
+impl EventRow {
+    /// A row of `SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms`, as
+    /// SQLite's writer thread reads it.
+    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(EventRow {
+            id: r.get(0)?,
+            waba_id: r.get(1)?,
+            field: r.get(2)?,
+            value: r.get(3)?,
+            phone_number_id: r.get(4)?,
+            time: r.get(5)?,
+            created_at_ms: r.get(6)?,
+        })
+    }
+}
+
 impl From<EventRow> for Event {
     fn from(r: EventRow) -> Self {
         Event {
@@ -269,6 +285,27 @@ pub(crate) struct DeliveryRow {
     created_at_ms: i64,
     expires_at_ms: i64,
     finished_at_ms: Option<i64>,
+}
+
+impl DeliveryRow {
+    /// A row of [`DELIVERY_COLUMNS`], as SQLite's writer thread reads it.
+    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(DeliveryRow {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            app_id: r.get(2)?,
+            waba_id: r.get(3)?,
+            field: r.get(4)?,
+            target_url: r.get(5)?,
+            state: r.get(6)?,
+            attempts: r.get(7)?,
+            next_attempt_at: r.get(8)?,
+            claim_seq: r.get(9)?,
+            created_at_ms: r.get(10)?,
+            expires_at_ms: r.get(11)?,
+            finished_at_ms: r.get(12)?,
+        })
+    }
 }
 
 impl TryFrom<DeliveryRow> for Delivery {

@@ -7,9 +7,10 @@
 //! rather than `max`/`GREATEST`. What differs lives in each backend as inherent methods the
 //! expansion calls:
 //!
-//! - `write_event` and `write_attempts` (SQLite funnels them through its group committer),
-//! - `LOCK_CLAIMED`, how a claim locks its rows (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that
-//!   nodes never claim the same row), and `EVENTS_IN_JSON`, a JSON array of ids as rows,
+//! - `write_event`, `write_attempts` and `claim`: the hot path. SQLite runs it on a writer
+//!   thread of its own ([`crate::sqlite`]), PostgreSQL as multi-row statements; both use the
+//!   statements of [`hot_sql`],
+//! - `BEGIN_WRITE`, how a write transaction starts (SQLite takes the write lock at once),
 //! - `announce_work` and `notice_work` (PostgreSQL's `NOTIFY`/`LISTEN`; nothing on SQLite),
 //! - a `world` ([`WorldWatch`]), moved on after every write that can change routing.
 //!
@@ -23,6 +24,16 @@ use crate::OnConflict;
 /// inside plain async fns otherwise fail the compiler's higher-ranked lifetime check.
 pub(crate) type BoxFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// One call of [`crate::Store::claim_due`]; `turn` picks the target to start with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimRequest {
+    pub turn: usize,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    pub limit: i64,
+    pub per_target: i64,
+}
 
 /// What a node knows of changes to the world: a generation its own writes move on at once (before
 /// their caller is answered) and, on PostgreSQL, other nodes' writes by `NOTIFY` a moment after
@@ -77,6 +88,151 @@ pub(crate) fn value_rows(rows: usize, cols: usize, shape: impl Fn(&[String]) -> 
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The hot path's statements, for `n` rows each, shared by the macro's multi-row writes and
+/// SQLite's writer thread (which runs them a row at a time). Parameters are numbered in the
+/// order of first appearance, so they bind by position as well as by number.
+pub(crate) mod hot_sql {
+    use super::value_rows;
+    use crate::rows::DELIVERY_COLUMNS;
+
+    /// Binds per row: id, waba_id, field, value, phone_number_id, time, created_at_ms. Returns the
+    /// ids written; a taken id is skipped, not an error.
+    pub fn insert_events(n: usize) -> String {
+        let rows = value_rows(n, 7, |p| p.join(", "));
+        format!(
+            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
+             VALUES {rows} ON CONFLICT (id) DO NOTHING RETURNING id"
+        )
+    }
+
+    /// Binds per row: event_id, app_id, waba_id, field, target_url, next_attempt_at,
+    /// created_at_ms, expires_at_ms. Each delivery is pending.
+    pub fn insert_deliveries(n: usize) -> String {
+        let rows = value_rows(n, 8, |p| {
+            format!(
+                "{}, {}, {}, {}, {}, 'pending', {}, {}, {}",
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+            )
+        });
+        format!(
+            "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, \
+             next_attempt_at, created_at_ms, expires_at_ms) VALUES {rows}"
+        )
+    }
+
+    /// Binds per row: delivery_id, at_ms, status, latency_ms, error_class, response_head.
+    pub fn insert_attempts(n: usize) -> String {
+        let rows = value_rows(n, 6, |p| p.join(", "));
+        format!(
+            "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, \
+             response_head) VALUES {rows}"
+        )
+    }
+
+    /// Binds per row: id, claim_seq, state, next_attempt_at, finished_at_ms. Applies only to a
+    /// delivery still held under that claim.
+    pub fn finish_deliveries(n: usize) -> String {
+        // Typed casts: PostgreSQL cannot infer a VALUES list's column types.
+        let rows = value_rows(n, 5, |p| {
+            format!(
+                "CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS TEXT), \
+                 CAST({} AS BIGINT), CAST({} AS BIGINT)",
+                p[0], p[1], p[2], p[3], p[4]
+            )
+        });
+        format!(
+            "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, \
+             next_attempt_at = v.column4, finished_at_ms = v.column5 \
+             FROM (VALUES {rows}) AS v \
+             WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2 \
+             AND deliveries.state IN ('pending', 'retrying')"
+        )
+    }
+
+    /// Targets with due work and no hold, found with one index probe each. Binds: now.
+    pub const CLAIM_TARGETS: &str = "SELECT t.url FROM targets t WHERE t.blocked_until <= $1 \
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.target_url = t.url \
+         AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)";
+
+    /// Leases one target's oldest due deliveries. Binds: lease end, target, now, limit.
+    pub fn claim_target(lock: &str) -> String {
+        format!(
+            "UPDATE deliveries SET next_attempt_at = $1, claim_seq = claim_seq + 1 WHERE id IN \
+             (SELECT id FROM deliveries WHERE target_url = $2 AND state IN ('pending', 'retrying') \
+              AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4{lock}) \
+             RETURNING {DELIVERY_COLUMNS}"
+        )
+    }
+
+    /// The events of claimed deliveries. Binds: a JSON array of their ids.
+    pub fn claimed_events(events_in_json: &str) -> String {
+        format!(
+            "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events \
+             WHERE id IN ({events_in_json})"
+        )
+    }
+}
+
+/// Which of `events` is the first write of its id (of one id given twice, the first wins, as
+/// it would one at a time).
+pub(crate) fn first_writes(events: &[EventWrite<'_>]) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .map(|w| seen.insert(w.event.id.as_str()))
+        .collect()
+}
+
+/// Each event's result once the ids in `written` are stored: the others' ids were taken.
+pub(crate) fn event_results(
+    events: &[EventWrite<'_>],
+    first: &[bool],
+    written: &std::collections::HashSet<String>,
+) -> Vec<crate::StoreResult<()>> {
+    events
+        .iter()
+        .zip(first)
+        .map(|(w, first)| {
+            if *first && written.contains(&w.event.id) {
+                Ok(())
+            } else {
+                Err(crate::StoreError::Conflict(format!("event {}", w.event.id)))
+            }
+        })
+        .collect()
+}
+
+/// What a finished attempt makes of its delivery: (state, next_attempt_at, finished_at_ms).
+pub(crate) fn outcome_columns(
+    a: &crate::Attempt,
+    outcome: &crate::AttemptOutcome,
+) -> (&'static str, i64, Option<i64>) {
+    use crate::{AttemptOutcome, DeliveryState};
+    let finished_at = a.at_ms + a.latency_ms;
+    let (state, next, finished) = match outcome {
+        AttemptOutcome::Delivered => (DeliveryState::Delivered, finished_at, Some(finished_at)),
+        AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
+        AttemptOutcome::Expired => (DeliveryState::Expired, finished_at, Some(finished_at)),
+    };
+    (state.as_str(), next, finished)
+}
+
+/// Claimed deliveries with their events, in delivery order.
+pub(crate) fn pair_with_events(
+    deliveries: Vec<crate::Delivery>,
+    events: std::collections::HashMap<String, crate::Event>,
+) -> crate::StoreResult<Vec<crate::Claimed>> {
+    let mut out = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let event = events.get(&delivery.event_id).cloned().ok_or_else(|| {
+            crate::StoreError::Corrupt(format!("delivery {} has no event", delivery.id))
+        })?;
+        out.push(crate::Claimed { delivery, event });
+    }
+    out.sort_by_key(|c| c.delivery.id);
+    Ok(out)
 }
 
 /// Expands the shared half of the store for `$store`, whose connections are `$conn` and rows
@@ -261,7 +417,7 @@ macro_rules! shared_store {
             async fn put_token(&self, t: &Token, on_conflict: OnConflict) -> StoreResult<()> {
                 let permissions = serde_json::to_string(&t.permissions)
                     .map_err(|e| StoreError::Invalid(format!("permissions: {e}")))?;
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 let sql = format!(
                     "INSERT INTO tokens (id, app_id, business_id, name, token_hash, token_hint, permissions, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8){}",
@@ -350,7 +506,7 @@ macro_rules! shared_store {
                 sub: &AppSubscription,
                 add_fields: &[SubscribedField],
             ) -> StoreResult<()> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 sqlx::query(
                     "INSERT INTO app_subscriptions (app_id, object, callback_url, verify_token, verified, \
                      include_values, include_client_certificate, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -393,7 +549,7 @@ macro_rules! shared_store {
                 app_id: &str,
                 fields: Option<&[String]>,
             ) -> StoreResult<bool> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 let exists: Option<String> =
                     sqlx::query_scalar("SELECT app_id FROM app_subscriptions WHERE app_id = $1")
                         .bind(app_id)
@@ -553,7 +709,7 @@ macro_rules! shared_store {
                 window_minutes: i64,
             ) -> StoreResult<Vec<UsageBucket>> {
                 let oldest = minute - window_minutes + 1;
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 sqlx::query("DELETE FROM buc_usage WHERE app_id = $1 AND waba_id = $2 AND minute < $3")
                     .bind(app_id)
                     .bind(waba_id)
@@ -622,84 +778,21 @@ macro_rules! shared_store {
                 limit: i64,
                 per_target: i64,
             ) -> StoreResult<Vec<Claimed>> {
-                let mut tx = self.write.begin().await?;
-                // Targets with due work and no hold, found inside the database with one probe each.
-                let mut targets: Vec<String> = sqlx::query_scalar(
-                    "SELECT t.url FROM targets t WHERE t.blocked_until <= $1 AND EXISTS \
-                     (SELECT 1 FROM deliveries d WHERE d.target_url = t.url \
-                      AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)",
-                )
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
-                .await?;
-                // Start with a different target each time, so no target always goes last.
-                if !targets.is_empty() {
-                    let turn = self
-                        .claim_turn
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let start = turn % targets.len();
-                    targets.rotate_left(start);
-                }
-                let sql = format!(
-                    "UPDATE deliveries SET next_attempt_at = $1, claim_seq = claim_seq + 1 WHERE id IN \
-                     (SELECT id FROM deliveries WHERE target_url = $2 AND state IN ('pending', 'retrying') \
-                      AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4{}) RETURNING {DELIVERY_COLUMNS}",
-                    Self::LOCK_CLAIMED
-                );
-                let mut rows: Vec<DeliveryRow> = Vec::new();
-                for url in &targets {
-                    let room = limit - rows.len() as i64;
-                    if room <= 0 {
-                        break;
-                    }
-                    let got: Vec<DeliveryRow> = sqlx::query_as(&sql)
-                        .bind(now_ms + lease_ms)
-                        .bind(url)
-                        .bind(now_ms)
-                        .bind(room.min(per_target))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    rows.extend(got);
-                }
-                let deliveries = rows
-                    .into_iter()
-                    .map(Delivery::try_from)
-                    .collect::<StoreResult<Vec<_>>>()?;
-                // All their events in one query, not one per delivery.
-                let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let ids_json =
-                    serde_json::to_string(&ids).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                let events: std::collections::HashMap<String, Event> = sqlx::query_as::<_, EventRow>(&format!(
-                    "SELECT id, waba_id, field, value, phone_number_id, time, created_at_ms FROM events \
-                     WHERE id IN ({})",
-                    Self::EVENTS_IN_JSON
-                ))
-                .bind(ids_json)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    let e = Event::from(r);
-                    (e.id.clone(), e)
+                let turn = self
+                    .claim_turn
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.claim(ClaimRequest {
+                    turn,
+                    now_ms,
+                    lease_ms,
+                    limit,
+                    per_target,
                 })
-                .collect();
-                let mut out = Vec::with_capacity(deliveries.len());
-                for delivery in deliveries {
-                    let event = events.get(&delivery.event_id).cloned().ok_or_else(|| {
-                        StoreError::Corrupt(format!("delivery {} has no event", delivery.id))
-                    })?;
-                    out.push(Claimed { delivery, event });
-                }
-                tx.commit().await?;
-                out.sort_by_key(|c| c.delivery.id);
-                Ok(out)
+                .await
             }
 
-
             async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 for d in deliveries {
                     sqlx::query(
                         "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND claim_seq = $3 \
@@ -758,7 +851,7 @@ macro_rules! shared_store {
                     Replay::Event(id) => q.bind(id.as_str()),
                     Replay::FailedSince { app_id, since_ms } => q.bind(app_id.as_str()).bind(*since_ms),
                 };
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 let n = q.execute(&mut *tx).await?.rows_affected();
                 self.announce_work(&mut tx).await?;
                 tx.commit().await?;
@@ -805,7 +898,7 @@ macro_rules! shared_store {
             }
 
             async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
                 sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT(key) DO NOTHING")
                     .bind(key)
                     .bind(value)
@@ -881,138 +974,6 @@ macro_rules! shared_store {
                     out.push(row.into_token(assets)?);
                 }
                 Ok(out)
-            }
-
-            /// Writes events and their deliveries inside the caller's transaction, a hundred
-            /// rows per statement (each statement is a round trip).
-            fn insert_events_in<'a>(
-                tx: &'a mut $conn,
-                events: &'a [$crate::shared::EventWrite<'a>],
-            ) -> $crate::shared::BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    for chunk in events.chunks(100) {
-                        let rows = $crate::shared::value_rows(chunk.len(), 7, |p| p.join(", "));
-                        let sql = format!(
-                            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, \
-                             created_at_ms) VALUES {rows}"
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for w in chunk {
-                            let e = w.event;
-                            q = q
-                                .bind(e.id.as_str())
-                                .bind(e.waba_id.as_str())
-                                .bind(e.field.as_str())
-                                .bind(e.value_json.as_str())
-                                .bind(e.phone_number_id.as_deref())
-                                .bind(e.time)
-                                .bind(e.created_at_ms);
-                        }
-                        let what = match chunk {
-                            [one] => format!("event {}", one.event.id),
-                            _ => "an event".to_string(),
-                        };
-                        q.execute(&mut *tx)
-                            .await
-                            .map_err(|e| StoreError::from_write(e, &what))?;
-                    }
-                    let all: Vec<(&$crate::shared::EventWrite<'a>, &NewDelivery)> = events
-                        .iter()
-                        .flat_map(|w| w.deliveries.iter().map(move |d| (w, d)))
-                        .collect();
-                    for chunk in all.chunks(100) {
-                        let rows = $crate::shared::value_rows(chunk.len(), 8, |p| {
-                            format!(
-                                "{}, {}, {}, {}, {}, 'pending', {}, {}, {}",
-                                p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
-                            )
-                        });
-                        let sql = format!(
-                            "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, \
-                             next_attempt_at, created_at_ms, expires_at_ms) VALUES {rows}"
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (w, d) in chunk {
-                            let e = w.event;
-                            q = q
-                                .bind(e.id.as_str())
-                                .bind(d.app_id.as_str())
-                                .bind(e.waba_id.as_str())
-                                .bind(e.field.as_str())
-                                .bind(d.target_url.as_str())
-                                .bind(e.created_at_ms)
-                                .bind(e.created_at_ms)
-                                .bind(w.expires_at_ms);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                    Ok(())
-                })
-            }
-
-            /// Records attempts and applies their outcomes inside the caller's transaction, a
-            /// hundred rows per statement (each statement is a round trip).
-            fn finish_attempts_in<'a>(
-                tx: &'a mut $conn,
-                results: &'a [(Delivery, Attempt, AttemptOutcome)],
-            ) -> $crate::shared::BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    for chunk in results.chunks(100) {
-                        let rows = $crate::shared::value_rows(chunk.len(), 6, |p| p.join(", "));
-                        let sql = format!(
-                            "INSERT INTO attempts (delivery_id, at_ms, status, latency_ms, error_class, \
-                             response_head) VALUES {rows}"
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (d, a, _) in chunk {
-                            q = q
-                                .bind(d.id)
-                                .bind(a.at_ms)
-                                .bind(a.status)
-                                .bind(a.latency_ms)
-                                .bind(a.error_class.as_deref())
-                                .bind(a.response_head.as_str());
-                        }
-                        q.execute(&mut *tx).await?;
-
-                        // Typed casts: PostgreSQL cannot infer a VALUES list's column types.
-                        let rows = $crate::shared::value_rows(chunk.len(), 5, |p| {
-                            format!(
-                                "CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS TEXT), \
-                                 CAST({} AS BIGINT), CAST({} AS BIGINT)",
-                                p[0], p[1], p[2], p[3], p[4]
-                            )
-                        });
-                        let sql = format!(
-                            "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, \
-                             next_attempt_at = v.column4, finished_at_ms = v.column5 \
-                             FROM (VALUES {rows}) AS v \
-                             WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2 \
-                             AND deliveries.state IN ('pending', 'retrying')"
-                        );
-                        let mut q = sqlx::query(&sql);
-                        for (d, a, outcome) in chunk {
-                            let finished_at = a.at_ms + a.latency_ms;
-                            let (state, next, finished) = match outcome {
-                                AttemptOutcome::Delivered => {
-                                    (DeliveryState::Delivered, finished_at, Some(finished_at))
-                                }
-                                AttemptOutcome::RetryAt(t) => (DeliveryState::Retrying, *t, None),
-                                AttemptOutcome::Expired => {
-                                    (DeliveryState::Expired, finished_at, Some(finished_at))
-                                }
-                            };
-                            q = q
-                                .bind(d.id)
-                                .bind(d.claim_seq)
-                                .bind(state.as_str())
-                                .bind(next)
-                                .bind(finished);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                    Ok(())
-                })
             }
         }
     };

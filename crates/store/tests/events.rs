@@ -1,5 +1,6 @@
 //! Writing events: many at once share a commit on SQLite, yet one that cannot be written (its
-//! id is taken) fails alone and the others are kept, with all their deliveries.
+//! id is taken, before or by another write of the same moment) fails alone and the others are
+//! kept, with all their deliveries.
 
 mod backends;
 
@@ -39,10 +40,11 @@ async fn a_taken_id_fails_alone(b: Backend) {
     // Written together, so that they share a group commit where the store has one.
     let mut set = tokio::task::JoinSet::new();
     for i in 0..200 {
-        let id = if i == 100 {
-            "taken".to_string()
-        } else {
-            format!("e{i}")
+        let id = match i {
+            100 => "taken".to_string(),
+            // One id given twice at once: one of the two writes wins.
+            150 | 151 => "twice".to_string(),
+            _ => format!("e{i}"),
         };
         set.spawn(write(s.clone(), id));
     }
@@ -54,8 +56,8 @@ async fn a_taken_id_fails_alone(b: Backend) {
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
-    assert_eq!(failed, 1);
-    for i in (0..200).filter(|&i| i != 100) {
+    assert_eq!(failed, 2, "the taken id and one of the two given at once");
+    for i in (0..200).filter(|&i| ![100, 150, 151].contains(&i)) {
         let id = format!("e{i}");
         let e = s.event(&id).await.unwrap().expect("kept");
         assert_eq!(e.value_json, "{\"caf\\u00e9\":1}");
@@ -66,16 +68,18 @@ async fn a_taken_id_fails_alone(b: Backend) {
         };
         assert_eq!(s.deliveries(&f).await.unwrap().len(), 2);
     }
-    let f = DeliveryFilter {
-        event_id: Some("taken".into()),
-        limit: 10,
-        ..Default::default()
-    };
-    assert_eq!(
-        s.deliveries(&f).await.unwrap().len(),
-        2,
-        "the first write only"
-    );
+    for id in ["taken", "twice"] {
+        let f = DeliveryFilter {
+            event_id: Some(id.into()),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.deliveries(&f).await.unwrap().len(),
+            2,
+            "{id}: one write's deliveries only"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

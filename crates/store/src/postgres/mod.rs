@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::records::*;
 use crate::rows::*;
-use crate::shared::{conflict_clause, shared_store, EventWrite, WorldWatch};
+use crate::shared::{conflict_clause, shared_store, ClaimRequest, EventWrite, WorldWatch};
 use crate::{OnConflict, Replay, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -117,7 +117,10 @@ impl PgStore {
             deliveries,
             expires_at_ms,
         };
-        PgStore::insert_events_in(&mut tx, std::slice::from_ref(&write)).await?;
+        let written = PgStore::insert_events_in(&mut tx, std::slice::from_ref(&write)).await?;
+        for result in written {
+            result?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -130,6 +133,13 @@ impl PgStore {
         PgStore::finish_attempts_in(&mut tx, results).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
+        let mut tx = self.write.begin().await?;
+        let claimed = PgStore::claim_due_in(&mut tx, request).await?;
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     /// Inserted deliveries announce themselves (trigger); replays call this.
@@ -147,6 +157,7 @@ impl PgStore {
 
     /// Rows another node is claiming are skipped, not waited for.
     const LOCK_CLAIMED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const BEGIN_WRITE: &'static str = "BEGIN";
     const EVENTS_IN_JSON: &'static str = "SELECT json_array_elements_text(CAST($1 AS JSON))";
 }
 
@@ -193,6 +204,172 @@ async fn listen(pool: PgPool, work: Arc<Notify>, world: Arc<WorldWatch>) {
 }
 
 shared_store!(PgStore, PgConnection, PgRow);
+
+/// The hot path as multi-row statements: each statement is a round trip to the server.
+impl PgStore {
+    /// Claims due deliveries inside the caller's transaction (see [`Store::claim_due`]).
+    fn claim_due_in<'a>(
+        tx: &'a mut PgConnection,
+        r: crate::shared::ClaimRequest,
+    ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<Claimed>>> {
+        use crate::shared::hot_sql;
+        Box::pin(async move {
+            let mut targets: Vec<String> = sqlx::query_scalar(hot_sql::CLAIM_TARGETS)
+                .bind(r.now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+            // Start with a different target each time, so no target always goes last.
+            if !targets.is_empty() {
+                let start = r.turn % targets.len();
+                targets.rotate_left(start);
+            }
+            let sql = hot_sql::claim_target(Self::LOCK_CLAIMED);
+            let mut rows: Vec<DeliveryRow> = Vec::new();
+            for url in &targets {
+                let room = r.limit - rows.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                let got: Vec<DeliveryRow> = sqlx::query_as(&sql)
+                    .bind(r.now_ms + r.lease_ms)
+                    .bind(url)
+                    .bind(r.now_ms)
+                    .bind(room.min(r.per_target))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                rows.extend(got);
+            }
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let deliveries = rows
+                .into_iter()
+                .map(Delivery::try_from)
+                .collect::<StoreResult<Vec<_>>>()?;
+            // All their events in one query, not one per delivery.
+            let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let ids_json =
+                serde_json::to_string(&ids).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let events: std::collections::HashMap<String, Event> =
+                sqlx::query_as::<_, EventRow>(&hot_sql::claimed_events(Self::EVENTS_IN_JSON))
+                    .bind(ids_json)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        let e = Event::from(r);
+                        (e.id.clone(), e)
+                    })
+                    .collect();
+            crate::shared::pair_with_events(deliveries, events)
+        })
+    }
+
+    /// Writes events and their deliveries inside the caller's transaction, a hundred
+    /// rows per statement (each statement is a round trip). An event whose id is taken
+    /// (stored before, or given earlier in `events`) is skipped with its deliveries, and
+    /// its result says so; the others are written. The outer error is the database's own
+    /// failure, which spoils the whole transaction.
+    fn insert_events_in<'a>(
+        tx: &'a mut PgConnection,
+        events: &'a [crate::shared::EventWrite<'a>],
+    ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<StoreResult<()>>>> {
+        use crate::shared::hot_sql;
+        Box::pin(async move {
+            let first = crate::shared::first_writes(events);
+            let candidates: Vec<&crate::shared::EventWrite<'a>> = events
+                .iter()
+                .zip(&first)
+                .filter_map(|(w, first)| first.then_some(w))
+                .collect();
+            // Taken ids are skipped rather than failing the statement, so no savepoint
+            // is needed to keep the rest.
+            let mut written = std::collections::HashSet::new();
+            for chunk in candidates.chunks(100) {
+                let sql = hot_sql::insert_events(chunk.len());
+                let mut q = sqlx::query_scalar::<_, String>(&sql);
+                for w in chunk {
+                    let e = w.event;
+                    q = q
+                        .bind(e.id.as_str())
+                        .bind(e.waba_id.as_str())
+                        .bind(e.field.as_str())
+                        .bind(e.value_json.as_str())
+                        .bind(e.phone_number_id.as_deref())
+                        .bind(e.time)
+                        .bind(e.created_at_ms);
+                }
+                written.extend(q.fetch_all(&mut *tx).await?);
+            }
+            let results = crate::shared::event_results(events, &first, &written);
+            let all: Vec<(&crate::shared::EventWrite<'a>, &NewDelivery)> = events
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .flat_map(|(w, _)| w.deliveries.iter().map(move |d| (w, d)))
+                .collect();
+            for chunk in all.chunks(100) {
+                let sql = hot_sql::insert_deliveries(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for (w, d) in chunk {
+                    let e = w.event;
+                    q = q
+                        .bind(e.id.as_str())
+                        .bind(d.app_id.as_str())
+                        .bind(e.waba_id.as_str())
+                        .bind(e.field.as_str())
+                        .bind(d.target_url.as_str())
+                        .bind(e.created_at_ms)
+                        .bind(e.created_at_ms)
+                        .bind(w.expires_at_ms);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            Ok(results)
+        })
+    }
+
+    /// Records attempts and applies their outcomes inside the caller's transaction, a
+    /// hundred rows per statement (each statement is a round trip).
+    fn finish_attempts_in<'a>(
+        tx: &'a mut PgConnection,
+        results: &'a [(Delivery, Attempt, AttemptOutcome)],
+    ) -> crate::shared::BoxFuture<'a, StoreResult<()>> {
+        use crate::shared::hot_sql;
+        Box::pin(async move {
+            for chunk in results.chunks(100) {
+                let sql = hot_sql::insert_attempts(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for (d, a, _) in chunk {
+                    q = q
+                        .bind(d.id)
+                        .bind(a.at_ms)
+                        .bind(a.status)
+                        .bind(a.latency_ms)
+                        .bind(a.error_class.as_deref())
+                        .bind(a.response_head.as_str());
+                }
+                q.execute(&mut *tx).await?;
+
+                let sql = hot_sql::finish_deliveries(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for (d, a, outcome) in chunk {
+                    let (state, next, finished) = crate::shared::outcome_columns(a, outcome);
+                    q = q
+                        .bind(d.id)
+                        .bind(d.claim_seq)
+                        .bind(state)
+                        .bind(next)
+                        .bind(finished);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            Ok(())
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,260 @@
+//! SQLite's hot writes — events, attempt results, claims — as group commits on a thread of
+//! their own.
+//!
+//! With `synchronous=FULL` a commit costs an fsync, so the writer takes every write queued
+//! meanwhile, applies them all inside one transaction, commits once, and only then answers
+//! each caller: "acknowledged" still means durable, and a claim's lease is on disk before its
+//! deliveries are sent. The thread talks to SQLite directly (rusqlite) with cached statements,
+//! so a group is one stretch of work on one thread rather than a round trip per statement
+//! through an async runtime busy with HTTP.
+//!
+//! The statements are the shared ones ([`hot_sql`]), run a row at a time.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::records::*;
+use crate::rows::{DeliveryRow, EventRow};
+use crate::shared::{self, hot_sql, ClaimRequest, EventWrite};
+use crate::{StoreError, StoreResult};
+
+/// A write that may share a transaction (and so one fsync) with others.
+pub(super) enum WriteOp {
+    InsertEvent(Event, Vec<NewDelivery>, i64),
+    FinishAttempts(Vec<(Delivery, Attempt, AttemptOutcome)>),
+    Claim(ClaimRequest),
+}
+
+/// What a write gave back: claims give their deliveries, the others nothing.
+pub(super) enum Written {
+    Done,
+    Claimed(Vec<Claimed>),
+}
+
+pub(super) struct WriteJob {
+    pub op: WriteOp,
+    pub done: oneshot::Sender<StoreResult<Written>>,
+}
+
+/// Most writes committed together.
+const GROUP_MAX: usize = 512;
+
+/// The statements' text, worked out once.
+struct Statements {
+    insert_event: String,
+    insert_delivery: String,
+    insert_attempt: String,
+    finish_delivery: String,
+    claim_target: String,
+    claimed_events: String,
+}
+
+/// Opens the writer's own connection to the (already migrated) file at `path` and starts its
+/// thread, which ends when every sender is dropped.
+pub(super) fn start(path: &str) -> StoreResult<mpsc::Sender<WriteJob>> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(16);
+    let sql = Statements {
+        insert_event: hot_sql::insert_events(1),
+        insert_delivery: hot_sql::insert_deliveries(1),
+        insert_attempt: hot_sql::insert_attempts(1),
+        finish_delivery: hot_sql::finish_deliveries(1),
+        // The single writer serialises claims; nothing to lock.
+        claim_target: hot_sql::claim_target(""),
+        claimed_events: hot_sql::claimed_events("SELECT value FROM json_each($1)"),
+    };
+    let (jobs, queue) = mpsc::channel(4 * GROUP_MAX);
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || run(conn, sql, queue))
+        .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
+    Ok(jobs)
+}
+
+fn run(mut conn: Connection, sql: Statements, mut queue: mpsc::Receiver<WriteJob>) {
+    let mut group = Vec::with_capacity(GROUP_MAX);
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < GROUP_MAX {
+            match queue.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcome = match commit_group(&mut conn, &sql, &group) {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, writes = group.len(), "a SQLite group commit failed");
+                group
+                    .iter()
+                    .map(|_| Err(StoreError::Config(format!("SQLite write failed: {e}"))))
+                    .collect()
+            }
+        };
+        for (job, result) in group.drain(..).zip(outcome) {
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// Applies a group in a fixed order — attempt results, then events, then claims, so that a
+/// claim sees the work written beside it — and commits. Returns one result per job, in the
+/// group's order; the outer error is the database's own, which fails the whole group.
+fn commit_group(
+    conn: &mut Connection,
+    sql: &Statements,
+    group: &[WriteJob],
+) -> rusqlite::Result<Vec<StoreResult<Written>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(&sql.insert_attempt)?;
+        let mut finish = tx.prepare_cached(&sql.finish_delivery)?;
+        for job in group {
+            let WriteOp::FinishAttempts(results) = &job.op else {
+                continue;
+            };
+            for (d, a, outcome) in results {
+                insert.execute(params![
+                    d.id,
+                    a.at_ms,
+                    a.status,
+                    a.latency_ms,
+                    a.error_class,
+                    a.response_head
+                ])?;
+                let (state, next, finished) = shared::outcome_columns(a, outcome);
+                finish.execute(params![d.id, d.claim_seq, state, next, finished])?;
+            }
+        }
+    }
+    let events: Vec<EventWrite<'_>> = group
+        .iter()
+        .filter_map(|j| match &j.op {
+            WriteOp::InsertEvent(event, deliveries, expires_at_ms) => Some(EventWrite {
+                event,
+                deliveries,
+                expires_at_ms: *expires_at_ms,
+            }),
+            _ => None,
+        })
+        .collect();
+    let first = shared::first_writes(&events);
+    let mut written = HashSet::new();
+    {
+        let mut insert_event = tx.prepare_cached(&sql.insert_event)?;
+        let mut insert_delivery = tx.prepare_cached(&sql.insert_delivery)?;
+        for (w, _) in events.iter().zip(&first).filter(|(_, first)| **first) {
+            let e = w.event;
+            // A taken id returns no row and writes nothing.
+            let inserted = insert_event
+                .query(params![
+                    e.id,
+                    e.waba_id,
+                    e.field,
+                    e.value_json,
+                    e.phone_number_id,
+                    e.time,
+                    e.created_at_ms
+                ])?
+                .next()?
+                .is_some();
+            if !inserted {
+                continue;
+            }
+            for d in w.deliveries {
+                insert_delivery.execute(params![
+                    e.id,
+                    d.app_id,
+                    e.waba_id,
+                    e.field,
+                    d.target_url,
+                    e.created_at_ms,
+                    e.created_at_ms,
+                    w.expires_at_ms
+                ])?;
+            }
+            written.insert(e.id.clone());
+        }
+    }
+    let mut event_results = shared::event_results(&events, &first, &written).into_iter();
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        results.push(match &job.op {
+            WriteOp::FinishAttempts(_) => Ok(Written::Done),
+            WriteOp::InsertEvent(..) => event_results
+                .next()
+                .unwrap_or(Ok(()))
+                .map(|()| Written::Done),
+            WriteOp::Claim(r) => claim(&tx, sql, *r)?.map(Written::Claimed),
+        });
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+/// Leases due deliveries target by target (see [`crate::Store::claim_due`]). The inner error
+/// is stored data that cannot be read, which fails this claim only.
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &Statements,
+    r: ClaimRequest,
+) -> rusqlite::Result<StoreResult<Vec<Claimed>>> {
+    let mut targets: Vec<String> = tx
+        .prepare_cached(hot_sql::CLAIM_TARGETS)?
+        .query_map([r.now_ms], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Start with a different target each time, so no target always goes last.
+    if !targets.is_empty() {
+        let start = r.turn % targets.len();
+        targets.rotate_left(start);
+    }
+    let mut rows: Vec<DeliveryRow> = Vec::new();
+    let mut take = tx.prepare_cached(&sql.claim_target)?;
+    for url in &targets {
+        let room = r.limit - rows.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        let got = take.query_map(
+            params![r.now_ms + r.lease_ms, url, r.now_ms, room.min(r.per_target)],
+            DeliveryRow::from_sqlite,
+        )?;
+        for row in got {
+            rows.push(row?);
+        }
+    }
+    if rows.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    let deliveries = match rows
+        .into_iter()
+        .map(Delivery::try_from)
+        .collect::<StoreResult<Vec<_>>>()
+    {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let ids_json = match serde_json::to_string(&ids) {
+        Ok(j) => j,
+        Err(e) => return Ok(Err(StoreError::Invalid(e.to_string()))),
+    };
+    let events: HashMap<String, Event> = tx
+        .prepare_cached(&sql.claimed_events)?
+        .query_map([ids_json], EventRow::from_sqlite)?
+        .map(|r| {
+            r.map(|r| {
+                let e = Event::from(r);
+                (e.id.clone(), e)
+            })
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(shared::pair_with_events(deliveries, events))
+}
