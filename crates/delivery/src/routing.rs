@@ -209,8 +209,8 @@ pub async fn accept(
     // Meta's form escapes everything outside ASCII, so this cannot fail.
     let value_json =
         String::from_utf8(rendered).map_err(|e| AcceptError::BadValue(e.to_string()))?;
-    let event = Event {
-        id: ids::new_graph_id(),
+    let mut event = Event {
+        id: ids::new_ordered_graph_id(now_ms),
         waba_id: route.waba.id.clone(),
         field: field.to_string(),
         value_json,
@@ -219,9 +219,17 @@ pub async fn accept(
         created_at_ms: now_ms,
     };
     let expires = now_ms + (cfg.horizon_secs as i64) * 1000;
-    store
-        .insert_event(&event, &route.deliveries, expires)
-        .await?;
+    // Another node may have taken the id in the same millisecond: try again with a fresh one.
+    let mut tries = 0;
+    loop {
+        match store.insert_event(&event, &route.deliveries, expires).await {
+            Err(StoreError::Conflict(_)) if tries < 3 => {
+                tries += 1;
+                event.id = ids::new_ordered_graph_id(now_ms);
+            }
+            written => break written?,
+        }
+    }
     Ok(Accepted {
         deliveries: route.deliveries.len(),
         event,

@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
 use wabahook_server::{banner, bench, client, Server};
 
+/// Every request allocates and frees many small buffers on two or more threads at once, which
+/// glibc's allocator serves with locks and consolidation; mimalloc keeps them per thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "wabahook",

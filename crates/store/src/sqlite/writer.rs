@@ -57,7 +57,13 @@ struct Statements {
 pub(super) fn start(path: &str) -> StoreResult<mpsc::Sender<WriteJob>> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // Checkpoints run on this thread after a commit (with writes never pausing, one running
+    // beside them could never catch up and the log would grow without end). Every 4,000 pages
+    // rather than SQLite's 1,000: the same hot index pages are copied back once, not four times.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -16384;",
+    )?;
     conn.set_prepared_statement_cache_capacity(16);
     let sql = Statements {
         insert_event: hot_sql::insert_events(1),
