@@ -7,7 +7,7 @@
 //! rather than `max`/`GREATEST`. What differs lives in each backend as inherent methods the
 //! expansion calls:
 //!
-//! - `write_event`, `write_attempts` and `claim`: the hot path. SQLite runs it on a writer
+//! - `write_event`, `write_attempts`, `claim`, `write_release` and `write_defer`: the hot path. SQLite runs it on a writer
 //!   thread of its own ([`crate::sqlite`]), PostgreSQL as multi-row statements; both use the
 //!   statements of [`hot_sql`],
 //! - `BEGIN_WRITE`, how a write transaction starts (SQLite takes the write lock at once),
@@ -165,6 +165,17 @@ pub(crate) mod hot_sql {
              RETURNING {DELIVERY_COLUMNS}"
         )
     }
+
+    /// Makes one claimed delivery due at another time, if still held under that claim. Binds:
+    /// when, id, claim_seq.
+    pub const RELEASE: &str = "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 \
+         AND claim_seq = $3 AND state IN ('pending', 'retrying')";
+
+    /// Holds a target back until a time (never shortening a hold). Binds: url, until.
+    pub const DEFER_TARGET: &str = "INSERT INTO targets (url, blocked_until) VALUES ($1, $2) \
+         ON CONFLICT (url) DO UPDATE SET blocked_until = CASE \
+         WHEN targets.blocked_until > excluded.blocked_until \
+         THEN targets.blocked_until ELSE excluded.blocked_until END";
 
     /// The events of claimed deliveries. Binds: a JSON array of their ids.
     pub fn claimed_events(events_in_json: &str) -> String {
@@ -792,33 +803,11 @@ macro_rules! shared_store {
             }
 
             async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
-                let mut tx = self.write.begin_with(Self::BEGIN_WRITE).await?;
-                for d in deliveries {
-                    sqlx::query(
-                        "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND claim_seq = $3 \
-                         AND state IN ('pending', 'retrying')",
-                    )
-                    .bind(at_ms)
-                    .bind(d.id)
-                    .bind(d.claim_seq)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.write_release(deliveries, at_ms).await
             }
 
             async fn defer_target(&self, target_url: &str, until_ms: i64) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO targets (url, blocked_until) VALUES ($1, $2) \
-                     ON CONFLICT (url) DO UPDATE SET blocked_until = CASE WHEN targets.blocked_until > excluded.blocked_until \
-                     THEN targets.blocked_until ELSE excluded.blocked_until END",
-                )
-                .bind(target_url)
-                .bind(until_ms)
-                .execute(&self.write)
-                .await?;
-                Ok(())
+                self.write_defer(target_url, until_ms).await
             }
 
             async fn cancel_pending(&self, app_id: &str, waba_id: &str, now_ms: i64) -> StoreResult<u64> {

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::records::*;
 use crate::rows::*;
-use crate::shared::{conflict_clause, shared_store, ClaimRequest, EventWrite, WorldWatch};
+use crate::shared::{conflict_clause, hot_sql, shared_store, ClaimRequest, EventWrite, WorldWatch};
 use crate::{OnConflict, Replay, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -135,6 +135,29 @@ impl PgStore {
         Ok(())
     }
 
+    async fn write_release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for d in deliveries {
+            sqlx::query(hot_sql::RELEASE)
+                .bind(at_ms)
+                .bind(d.id)
+                .bind(d.claim_seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn write_defer(&self, target_url: &str, until_ms: i64) -> StoreResult<()> {
+        sqlx::query(hot_sql::DEFER_TARGET)
+            .bind(target_url)
+            .bind(until_ms)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
         let mut tx = self.write.begin().await?;
         let claimed = PgStore::claim_due_in(&mut tx, request).await?;
@@ -212,7 +235,6 @@ impl PgStore {
         tx: &'a mut PgConnection,
         r: crate::shared::ClaimRequest,
     ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<Claimed>>> {
-        use crate::shared::hot_sql;
         Box::pin(async move {
             let mut targets: Vec<String> = sqlx::query_scalar(hot_sql::CLAIM_TARGETS)
                 .bind(r.now_ms)
@@ -276,7 +298,6 @@ impl PgStore {
         tx: &'a mut PgConnection,
         events: &'a [crate::shared::EventWrite<'a>],
     ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<StoreResult<()>>>> {
-        use crate::shared::hot_sql;
         Box::pin(async move {
             let first = crate::shared::first_writes(events);
             let candidates: Vec<&crate::shared::EventWrite<'a>> = events
@@ -337,7 +358,6 @@ impl PgStore {
         tx: &'a mut PgConnection,
         results: &'a [(Delivery, Attempt, AttemptOutcome)],
     ) -> crate::shared::BoxFuture<'a, StoreResult<()>> {
-        use crate::shared::hot_sql;
         Box::pin(async move {
             for chunk in results.chunks(100) {
                 let sql = hot_sql::insert_attempts(chunk.len());

@@ -113,6 +113,18 @@ impl SqliteStore {
             .map(|_| ())
     }
 
+    async fn write_release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
+        self.commit(WriteOp::Release(deliveries.to_vec(), at_ms))
+            .await
+            .map(|_| ())
+    }
+
+    async fn write_defer(&self, target_url: &str, until_ms: i64) -> StoreResult<()> {
+        self.commit(WriteOp::Defer(target_url.to_string(), until_ms))
+            .await
+            .map(|_| ())
+    }
+
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
         match self.commit(WriteOp::Claim(request)).await? {
             Written::Claimed(claimed) => Ok(claimed),

@@ -1,5 +1,5 @@
-//! SQLite's hot writes — events, attempt results, claims — as group commits on a thread of
-//! their own.
+//! SQLite's hot writes — events, attempt results, claims, releases, held-back targets — as
+//! group commits on a thread of their own.
 //!
 //! With `synchronous=FULL` a commit costs an fsync, so the writer takes every write queued
 //! meanwhile, applies them all inside one transaction, commits once, and only then answers
@@ -25,6 +25,8 @@ use crate::{StoreError, StoreResult};
 pub(super) enum WriteOp {
     InsertEvent(Event, Vec<NewDelivery>, i64),
     FinishAttempts(Vec<(Delivery, Attempt, AttemptOutcome)>),
+    Release(Vec<Delivery>, i64),
+    Defer(String, i64),
     Claim(ClaimRequest),
 }
 
@@ -108,8 +110,8 @@ fn run(mut conn: Connection, sql: Statements, mut queue: mpsc::Receiver<WriteJob
     }
 }
 
-/// Applies a group in a fixed order — attempt results, then events, then claims, so that a
-/// claim sees the work written beside it — and commits. Returns one result per job, in the
+/// Applies a group in a fixed order — attempt results, releases and holds, then events, then
+/// claims, so that a claim sees the work written beside it — and commits. Returns one result per job, in the
 /// group's order; the outer error is the database's own, which fails the whole group.
 fn commit_group(
     conn: &mut Connection,
@@ -135,6 +137,23 @@ fn commit_group(
                 ])?;
                 let (state, next, finished) = shared::outcome_columns(a, outcome);
                 finish.execute(params![d.id, d.claim_seq, state, next, finished])?;
+            }
+        }
+    }
+    {
+        let mut release = tx.prepare_cached(hot_sql::RELEASE)?;
+        let mut defer = tx.prepare_cached(hot_sql::DEFER_TARGET)?;
+        for job in group {
+            match &job.op {
+                WriteOp::Release(deliveries, at_ms) => {
+                    for d in deliveries {
+                        release.execute(params![at_ms, d.id, d.claim_seq])?;
+                    }
+                }
+                WriteOp::Defer(url, until_ms) => {
+                    defer.execute(params![url, until_ms])?;
+                }
+                _ => {}
             }
         }
     }
@@ -191,7 +210,9 @@ fn commit_group(
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         results.push(match &job.op {
-            WriteOp::FinishAttempts(_) => Ok(Written::Done),
+            WriteOp::FinishAttempts(_) | WriteOp::Release(..) | WriteOp::Defer(..) => {
+                Ok(Written::Done)
+            }
             WriteOp::InsertEvent(..) => event_results
                 .next()
                 .unwrap_or(Ok(()))
