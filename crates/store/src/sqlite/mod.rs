@@ -41,6 +41,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and runs pending migrations.
     pub async fn open(path: &str) -> StoreResult<Self> {
+        // The writer thread opens the same file on a connection of its own; an in-memory
+        // database or connection options would give it a different database.
+        if path.is_empty() || path.starts_with(":memory:") || path.contains('?') {
+            return Err(StoreError::Config(format!(
+                "the SQLite store needs a plain file path, not {path:?}"
+            )));
+        }
         if let Some(parent) = Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -144,4 +151,20 @@ impl SqliteStore {
     /// Takes the write lock at once: a transaction that read first and then wrote could fail
     /// outright (not wait) when the hot writer committed in between.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_a_plain_file_path_is_accepted() {
+        for bad in ["", ":memory:", "x.db?mode=rwc"] {
+            match SqliteStore::open(bad).await {
+                Err(StoreError::Config(m)) => assert!(m.contains("plain file path"), "{m}"),
+                Err(e) => panic!("{bad:?}: unexpected error {e}"),
+                Ok(_) => panic!("{bad:?} was accepted"),
+            }
+        }
+    }
 }
