@@ -230,6 +230,22 @@ pub(crate) fn outcome_columns(
     (state.as_str(), next, finished)
 }
 
+/// Puts the target to claim from first at `turn`, so that no target always goes last.
+pub(crate) fn take_turns(targets: &mut [String], turn: usize) {
+    if !targets.is_empty() {
+        targets.rotate_left(turn % targets.len());
+    }
+}
+
+/// The distinct event ids of claimed deliveries as a JSON array, so that one query fetches
+/// all their events.
+pub(crate) fn event_ids_json(deliveries: &[crate::Delivery]) -> crate::StoreResult<String> {
+    let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    serde_json::to_string(&ids).map_err(|e| crate::StoreError::Invalid(e.to_string()))
+}
+
 /// Claimed deliveries with their events, in delivery order.
 pub(crate) fn pair_with_events(
     deliveries: Vec<crate::Delivery>,

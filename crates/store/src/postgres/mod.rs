@@ -240,11 +240,7 @@ impl PgStore {
                 .bind(r.now_ms)
                 .fetch_all(&mut *tx)
                 .await?;
-            // Start with a different target each time, so no target always goes last.
-            if !targets.is_empty() {
-                let start = r.turn % targets.len();
-                targets.rotate_left(start);
-            }
+            crate::shared::take_turns(&mut targets, r.turn);
             let sql = hot_sql::claim_target(Self::LOCK_CLAIMED);
             let mut rows: Vec<DeliveryRow> = Vec::new();
             for url in &targets {
@@ -269,11 +265,7 @@ impl PgStore {
                 .map(Delivery::try_from)
                 .collect::<StoreResult<Vec<_>>>()?;
             // All their events in one query, not one per delivery.
-            let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let ids_json =
-                serde_json::to_string(&ids).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let ids_json = crate::shared::event_ids_json(&deliveries)?;
             let events: std::collections::HashMap<String, Event> =
                 sqlx::query_as::<_, EventRow>(&hot_sql::claimed_events(Self::EVENTS_IN_JSON))
                     .bind(ids_json)

@@ -1,12 +1,12 @@
 //! The embedded SQLite backend, the default store.
 //!
-//! SQLite allows one writer at a time. The hot writes (events, attempt results, claims) go
-//! through [`writer`], a thread of their own that commits them in groups; the rare ones (the
-//! world, replays, cancellations) through a single-connection pool, each transaction taking
-//! the write lock at its start (`BEGIN IMMEDIATE`) so that the two writers wait for each other
-//! instead of failing. Reads use a small pool of their own; WAL lets them run beside the
-//! writers. `synchronous=FULL` makes every commit durable before the call that caused it
-//! returns, which is what "durable before acknowledged" promises.
+//! SQLite allows one writer at a time. The hot writes (events, attempt results, claims,
+//! releases, held-back targets) go through [`writer`], a thread of their own that commits them
+//! in groups; the rare ones (the world, replays, cancellations) through a single-connection
+//! pool, each transaction taking the write lock at its start (`BEGIN IMMEDIATE`) so that the
+//! two writers wait for each other instead of failing. Reads use a small pool of their own; WAL
+//! lets them run beside the writers. `synchronous=FULL` makes every commit durable before the
+//! call that caused it returns, which is what "durable before acknowledged" promises.
 
 mod writer;
 

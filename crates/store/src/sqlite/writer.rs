@@ -98,16 +98,25 @@ fn run(mut conn: Connection, sql: Statements, mut queue: mpsc::Receiver<WriteJob
             Ok(results) => results,
             Err(e) => {
                 tracing::error!(error = %e, writes = group.len(), "a SQLite group commit failed");
-                group
-                    .iter()
-                    .map(|_| Err(StoreError::Config(format!("SQLite write failed: {e}"))))
-                    .collect()
+                group.iter().map(|_| Err(for_each_caller(&e))).collect()
             }
         };
         for (job, result) in group.drain(..).zip(outcome) {
             let _ = job.done.send(result);
         }
     }
+}
+
+/// The group's failure, as each of its callers gets it (rusqlite's errors cannot be cloned).
+fn for_each_caller(e: &rusqlite::Error) -> StoreError {
+    let (code, message) = match e {
+        rusqlite::Error::SqliteFailure(code, message) => (*code, message.clone()),
+        other => (
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    };
+    StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, message))
 }
 
 /// Applies a group in a fixed order — attempt results, releases and holds, then events, then
@@ -235,11 +244,7 @@ fn claim(
         .prepare_cached(hot_sql::CLAIM_TARGETS)?
         .query_map([r.now_ms], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    // Start with a different target each time, so no target always goes last.
-    if !targets.is_empty() {
-        let start = r.turn % targets.len();
-        targets.rotate_left(start);
-    }
+    shared::take_turns(&mut targets, r.turn);
     let mut rows: Vec<DeliveryRow> = Vec::new();
     let mut take = tx.prepare_cached(&sql.claim_target)?;
     for url in &targets {
@@ -266,12 +271,9 @@ fn claim(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    let mut ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let ids_json = match serde_json::to_string(&ids) {
+    let ids_json = match shared::event_ids_json(&deliveries) {
         Ok(j) => j,
-        Err(e) => return Ok(Err(StoreError::Invalid(e.to_string()))),
+        Err(e) => return Ok(Err(e)),
     };
     let events: HashMap<String, Event> = tx
         .prepare_cached(&sql.claimed_events)?
