@@ -1,5 +1,5 @@
 //! Who is calling: a system-user token or an app access token (`{app-id}|{app-secret}`), taken
-//! from `Authorization: Bearer|OAuth …` or the `access_token` parameter.
+//! from the `access_token` parameter or, without one, `Authorization: Bearer|OAuth …`.
 
 use axum::http::{header, HeaderMap};
 use wabahook_model::secrets;
@@ -15,20 +15,26 @@ pub enum Caller {
     App(App),
 }
 
-/// The token string, if the request carries one.
+/// The token string, if the request carries one. An `access_token` parameter (query, form,
+/// multipart or JSON body) wins over the `Authorization` header, as on Graph: SDKs such as pywa
+/// keep a system-user token in the header of their session and pass the app token as the
+/// parameter of the calls that need it.
 fn raw_token(headers: &HeaderMap, params: &Params) -> Result<Option<String>, GraphError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| GraphError::InvalidToken)?.trim();
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth") {
-            let token = rest.trim();
-            if !token.is_empty() {
-                return Ok(Some(token.to_string()));
-            }
-        }
-        return Err(GraphError::InvalidToken);
+    if let Some(token) = params.string("access_token")?.filter(|t| !t.is_empty()) {
+        return Ok(Some(token));
     }
-    Ok(params.string("access_token")?.filter(|t| !t.is_empty()))
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| GraphError::InvalidToken)?.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth") {
+        let token = rest.trim();
+        if !token.is_empty() {
+            return Ok(Some(token.to_string()));
+        }
+    }
+    Err(GraphError::InvalidToken)
 }
 
 pub async fn authenticate(

@@ -320,3 +320,124 @@ async fn oauth_client_credentials() {
         .await;
     r.assert_graph_error(100);
 }
+
+/// Where a test puts the `access_token` parameter.
+#[derive(Debug, Clone, Copy)]
+enum ParamIn {
+    Query,
+    Form,
+    Multipart,
+    Json,
+}
+
+/// Sends `method path` with `header` as `Authorization: Bearer` and `param` as the
+/// `access_token` parameter in `place`.
+async fn call_with(
+    ctx: &Ctx,
+    method: &str,
+    path: &str,
+    header: Option<&str>,
+    param: Option<(&str, ParamIn)>,
+) -> crate::harness::Reply {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = ctx.http.request(m, format!("{}{path}", ctx.base));
+    if let Some(h) = header {
+        req = req.bearer_auth(h);
+    }
+    req = match param {
+        None => req,
+        Some((t, ParamIn::Query)) => req.query(&[("access_token", t)]),
+        Some((t, ParamIn::Form)) => req.form(&[("access_token", t)]),
+        Some((t, ParamIn::Multipart)) => {
+            req.multipart(reqwest::multipart::Form::new().text("access_token", t.to_string()))
+        }
+        Some((t, ParamIn::Json)) => req.json(&json!({"access_token": t})),
+    };
+    Ctx::reply(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn an_access_token_parameter_wins_over_the_header() {
+    let ctx = Ctx::start().await;
+    let w = ctx.world(true).await;
+    let app = w.app_token();
+    let bad_app = format!("{}|{}", w.app_id, "0".repeat(32));
+    // (method, path, the token the route wants, a token of the other kind)
+    let routes = [
+        (
+            "GET",
+            format!("/v23.0/{}/subscribed_apps", w.waba_id),
+            w.token.clone(),
+            app.clone(),
+        ),
+        (
+            "GET",
+            format!("/v23.0/{}/subscriptions", w.app_id),
+            app.clone(),
+            w.token.clone(),
+        ),
+        (
+            "GET",
+            format!("/v23.0/{}", w.phone_id),
+            w.token.clone(),
+            app.clone(),
+        ),
+    ];
+    let places = [
+        ParamIn::Query,
+        ParamIn::Form,
+        ParamIn::Multipart,
+        ParamIn::Json,
+    ];
+    for (method, path, right, wrong) in &routes {
+        // The header alone.
+        let r = call_with(&ctx, method, path, Some(right), None).await;
+        assert_eq!(r.status, 200, "{method} {path} header only: {}", r.body);
+        // The header of the wrong kind alone fails.
+        let r = call_with(&ctx, method, path, Some(wrong), None).await;
+        assert!(r.status >= 400, "{method} {path} wrong header: {}", r.body);
+        for place in places {
+            // The parameter alone.
+            let r = call_with(&ctx, method, path, None, Some((right, place))).await;
+            assert_eq!(r.status, 200, "{method} {path} {place:?} only: {}", r.body);
+            // Both: the parameter wins over a header holding the other kind of token.
+            let r = call_with(&ctx, method, path, Some(wrong), Some((right, place))).await;
+            assert_eq!(r.status, 200, "{method} {path} {place:?} both: {}", r.body);
+            // A bad parameter with a good header fails as the parameter's failure.
+            for bad in ["EAAWnot-a-real-token-at-all", bad_app.as_str()] {
+                call_with(&ctx, method, path, Some(right), Some((bad, place)))
+                    .await
+                    .assert_graph_error(190);
+            }
+        }
+    }
+    // The pywa case: a system-user token in the session's header, the app token as the
+    // parameter of `POST /{app-id}/subscriptions`.
+    let receiver = crate::harness::Receiver::start().await;
+    let r = ctx
+        .http
+        .post(format!("{}/v23.0/{}/subscriptions", ctx.base, w.app_id))
+        .bearer_auth(&w.token)
+        .form(&[
+            ("object", "whatsapp_business_account"),
+            ("callback_url", receiver.url("/hook/pywa").as_str()),
+            ("verify_token", crate::harness::VERIFY_TOKEN),
+            ("fields", "messages"),
+            ("access_token", app.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    Ctx::reply(r).await.assert_success();
+    // And the other way round: the app token in the header does not stop a system-user
+    // token parameter from subscribing the app to its WABA.
+    let r = ctx
+        .http
+        .post(format!("{}/v23.0/{}/subscribed_apps", ctx.base, w.waba_id))
+        .bearer_auth(&app)
+        .query(&[("access_token", w.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    Ctx::reply(r).await.assert_success();
+}
