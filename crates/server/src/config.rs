@@ -103,10 +103,24 @@ pub struct FlagOverrides {
     pub log_format: Option<LogFormat>,
 }
 
+/// The configuration `serve` runs with, and what it noticed while loading it.
+pub struct Loaded {
+    pub config: ServeConfig,
+    /// Unknown `WABAHOOK_*` variables, each named with the nearest known one; they were ignored.
+    pub warnings: Vec<String>,
+}
+
 impl ServeConfig {
     /// Loads the layered configuration. A `config_file` that was named must exist; the default
-    /// `wabahook.toml` is read only if present.
-    pub fn load(config_file: Option<PathBuf>, flags: FlagOverrides) -> anyhow::Result<Self> {
+    /// `wabahook.toml` is read only if present. Unknown keys in a file are errors. Environment
+    /// variables named in `other_commands_env` (those of `listen`, `trigger`, …) are left to
+    /// their commands; any other unknown `WABAHOOK_*` variable is ignored with a warning, since
+    /// one shell often serves several commands and wrappers set variables of their own.
+    pub fn load(
+        config_file: Option<PathBuf>,
+        flags: FlagOverrides,
+        other_commands_env: &[String],
+    ) -> anyhow::Result<Loaded> {
         let mut fig = Figment::new().merge(Serialized::defaults(ServeConfig::default()));
         match config_file {
             Some(path) => {
@@ -117,10 +131,32 @@ impl ServeConfig {
             }
             None => fig = fig.merge(Toml::file("wabahook.toml")),
         }
+        let known = EnvKeys::of_default();
+        let mut warnings = Vec::new();
+        let mut ignored = Vec::new();
+        for (name, _) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            let Some(key) = known.unknown_key(name) else {
+                continue;
+            };
+            if !other_commands_env.iter().any(|n| n == name) {
+                warnings.push(format!(
+                    "ignoring environment variable {name}: serve has no setting {}; did you mean {}?",
+                    key.replace("__", "."),
+                    known.nearest(&key)
+                ));
+            }
+            ignored.push(key);
+        }
         fig = fig
             .merge(
-                Env::prefixed("WABAHOOK_")
-                    .filter(|k| k != "config")
+                Env::prefixed(ENV_PREFIX)
+                    .filter(move |k| {
+                        let k = k.as_str();
+                        // `config` names the file (the `--config` flag), not a setting.
+                        !k.eq_ignore_ascii_case("config")
+                            && !ignored.iter().any(|i| k.eq_ignore_ascii_case(i))
+                    })
                     .split("__"),
             )
             .merge(Serialized::defaults(flags));
@@ -129,7 +165,10 @@ impl ServeConfig {
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         cfg.api_config(String::new())?;
         cfg.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
-        Ok(cfg)
+        Ok(Loaded {
+            config: cfg,
+            warnings,
+        })
     }
 
     pub fn database_url(&self) -> String {
@@ -164,5 +203,85 @@ impl ServeConfig {
             max_body_bytes: self.graph.max_body_bytes,
             admin_token,
         })
+    }
+}
+
+const ENV_PREFIX: &str = "WABAHOOK_";
+
+/// Every key `serve` reads from the environment, in the variables' own spelling after the
+/// prefix (`delivery__timeout_ms`), taken from the configuration's own shape so that a new
+/// setting is known here without being listed.
+struct EnvKeys(Vec<String>);
+
+impl EnvKeys {
+    fn of_default() -> EnvKeys {
+        fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+            if let serde_json::Value::Object(map) = value {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}__{k}")
+                    };
+                    walk(&key, v, out);
+                    out.push(key);
+                }
+            }
+        }
+        let mut keys = vec!["config".to_string()];
+        if let Ok(tree) = serde_json::to_value(ServeConfig::default()) {
+            walk("", &tree, &mut keys);
+        }
+        EnvKeys(keys)
+    }
+
+    /// The key of a `WABAHOOK_*` variable that names no setting, lowercased as figment reads it.
+    fn unknown_key(&self, var: &str) -> Option<String> {
+        let key = var.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+        (!key.is_empty() && !self.0.contains(&key)).then_some(key)
+    }
+
+    /// The known variable whose name is nearest to `key`'s.
+    fn nearest(&self, key: &str) -> String {
+        let best = self
+            .0
+            .iter()
+            .min_by_key(|k| strsim::levenshtein(k, key))
+            .map(String::as_str)
+            .unwrap_or("listen");
+        format!("{ENV_PREFIX}{}", best.to_ascii_uppercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_a_known_variable() {
+        let keys = EnvKeys::of_default();
+        for var in [
+            "WABAHOOK_LISTEN",
+            "WABAHOOK_DATABASE",
+            "WABAHOOK_ADMIN_TOKEN",
+            "WABAHOOK_CONFIG",
+            "WABAHOOK_DELIVERY__TIMEOUT_MS",
+            "WABAHOOK_RATE_LIMIT__PER_HOUR",
+            "WABAHOOK_GRAPH__MAX_BODY_BYTES",
+        ] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        assert_eq!(keys.unknown_key("OTHER_LISTEN"), None);
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_named_with_the_nearest_known_one() {
+        let keys = EnvKeys::of_default();
+        let key = keys.unknown_key("WABAHOOK_DELIVERY__TIMEOUT_MSS").unwrap();
+        assert_eq!(key, "delivery__timeout_mss");
+        assert_eq!(keys.nearest(&key), "WABAHOOK_DELIVERY__TIMEOUT_MS");
+        let key = keys.unknown_key("WABAHOOK_LISTNE").unwrap();
+        assert_eq!(keys.nearest(&key), "WABAHOOK_LISTEN");
+        assert!(keys.unknown_key("WABAHOOK_APP_SECRET").is_some());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
 use wabahook_server::{banner, bench, client, Server};
 
@@ -92,6 +92,17 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
+/// The environment variables the command line reads for any command, so that `serve` leaves
+/// other commands' variables (`WABAHOOK_APP_SECRET` of `listen`, …) alone.
+fn cli_env_variables() -> Vec<String> {
+    let cli = Cli::command();
+    cli.get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect()
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let flags = FlagOverrides {
         listen: args.listen,
@@ -101,8 +112,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         log_format: args.log_format,
     };
-    let cfg = ServeConfig::load(args.config, flags)?;
+    let loaded = ServeConfig::load(args.config, flags, &cli_env_variables())?;
+    let cfg = loaded.config;
     init_logs(cfg.log_format);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;

@@ -203,3 +203,101 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Starts `serve` with `vars` in its environment and returns its log lines (JSON) once it is up,
+/// or its stderr if it exits without starting.
+fn serve_with_env(vars: &[(&str, &str)], extra: &[&str]) -> Result<Vec<serde_json::Value>, String> {
+    let dir = crate::harness::test_dir();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wabahook"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .args(dir.database_flags())
+    .args(extra)
+    .current_dir(dir.path())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WABAHOOK_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(vars.iter().copied());
+    let mut child = cmd.spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let started = first.starts_with("wabahook sandbox listening on http://127.0.0.1:");
+    if started {
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+    child.wait().unwrap();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    if !started {
+        return Err(logs);
+    }
+    Ok(logs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect())
+}
+
+fn warnings(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| l["fields"]["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn other_commands_variables_do_not_stop_serve() {
+    let lines = serve_with_env(
+        &[
+            ("WABAHOOK_APP_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WABAHOOK_VERIFY_TOKEN", "my-verify-token"),
+            ("WABAHOOK_SERVER", "http://127.0.0.1:8080"),
+            ("WABAHOOK_DELIVERY__TIMEOUT_MS", "5000"),
+        ],
+        &[],
+    )
+    .expect("serve starts");
+    assert_eq!(warnings(&lines), Vec::<String>::new());
+}
+
+#[test]
+fn a_misspelt_variable_is_named_and_serve_starts() {
+    let lines =
+        serve_with_env(&[("WABAHOOK_DELIVERY__TIMEOUT_MSS", "5000")], &[]).expect("serve starts");
+    let w = warnings(&lines);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("WABAHOOK_DELIVERY__TIMEOUT_MSS")
+            && w[0].contains("did you mean WABAHOOK_DELIVERY__TIMEOUT_MS?"),
+        "{}",
+        w[0]
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_config_file_is_refused() {
+    let dir = crate::harness::test_dir();
+    let file = dir.path().join("wabahook.toml");
+    std::fs::write(&file, "[delivery]\ntimeout_mss = 5000\n").unwrap();
+    let err = serve_with_env(&[], &["--config", file.to_str().unwrap()])
+        .expect_err("serve refuses the file");
+    assert!(err.contains("timeout_mss"), "{err}");
+}
