@@ -4,6 +4,7 @@
 //! Requests flow: router → extractor (params, auth) → handler → [`world`] / store.
 
 pub mod admin;
+pub mod body;
 pub mod config;
 pub mod demo;
 pub mod graph;

@@ -105,9 +105,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
             }
         }
         let limit = state.config.max_body_bytes;
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        let bytes: Bytes = crate::body::read_limited(req.into_body(), limit)
             .await
-            .map_err(|_| AdminError::TooLarge(limit))?;
+            .map_err(|e| match e {
+                crate::body::BodyError::TooLarge => AdminError::TooLarge(limit),
+                crate::body::BodyError::Unreadable(e) => {
+                    AdminError::Invalid(format!("the request body could not be read: {e}"))
+                }
+            })?;
         serde_json::from_slice(&bytes)
             .map(AdminJson)
             .map_err(|e| AdminError::Invalid(format!("invalid request body: {e}")))

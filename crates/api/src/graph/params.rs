@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap};
 use serde_json::{Map, Value};
 
 use super::error::GraphError;
+use crate::body::BodyError;
 
 #[derive(Debug, Clone)]
 enum Param {
@@ -31,9 +32,14 @@ impl Params {
                 params.values.insert(k, Param::Text(v));
             }
         }
-        let bytes = axum::body::to_bytes(body, limit)
+        let bytes = crate::body::read_limited(body, limit)
             .await
-            .map_err(|_| GraphError::PayloadTooLarge(limit))?;
+            .map_err(|e| match e {
+                BodyError::TooLarge => GraphError::PayloadTooLarge(limit),
+                BodyError::Unreadable(e) => {
+                    GraphError::param(format!("The request body could not be read: {e}"))
+                }
+            })?;
         if !bytes.is_empty() {
             let content_type = parts
                 .headers

@@ -190,3 +190,60 @@ async fn random_bytes_never_crash_the_server() {
         200
     );
 }
+
+/// Python's standard library sends the whole body before it reads the answer; a server that
+/// answered and closed early would leave it with a broken pipe instead of the 413.
+#[tokio::test]
+async fn an_oversized_body_is_answered_413_to_pythons_urllib() {
+    let ctx = Ctx::start().await;
+    let w = ctx.world(true).await;
+    let script = r#"
+import json, sys, urllib.request, urllib.error
+url, token = sys.argv[1], sys.argv[2]
+body = b"a=" + b"x" * (32 * 1024 * 1024)
+req = urllib.request.Request(url, data=body, method="POST", headers={
+    "Authorization": "Bearer " + token, "Content-Type": sys.argv[3]})
+try:
+    urllib.request.urlopen(req, timeout=30)
+    print(json.dumps({"status": 200}))
+except urllib.error.HTTPError as e:
+    print(json.dumps({"status": e.code, "body": json.loads(e.read())}))
+"#;
+    for (path, token, content_type) in [
+        (
+            format!("/v23.0/{}/subscribed_apps", w.waba_id),
+            w.token.clone(),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "/admin/v1/businesses".to_string(),
+            crate::harness::ADMIN.to_string(),
+            "application/json",
+        ),
+    ] {
+        let out = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(format!("{}{path}", ctx.base))
+            .arg(&token)
+            .arg(content_type)
+            .output()
+            .await
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["status"], 413, "{path}: {v}");
+        let message = if path.starts_with("/admin") {
+            assert_eq!(v["body"]["error"]["code"], "payload_too_large", "{v}");
+            v["body"]["error"]["message"].as_str().unwrap().to_string()
+        } else {
+            assert_eq!(v["body"]["error"]["type"], "OAuthException", "{v}");
+            v["body"]["error"]["message"].as_str().unwrap().to_string()
+        };
+        assert!(message.contains("larger than"), "{v}");
+    }
+}
