@@ -1,12 +1,14 @@
 //! axum integration: a handler for the verification handshake and an extractor that yields a
 //! notification only after its signature has been checked over the raw body bytes.
+//! The body may be one envelope, as Meta sends it, or an array of envelopes, as Meta's
+//! documentation prints its examples.
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
 //! use wabahook_receiver::axum::{handshake, VerifiedWebhook, WebhookConfig};
 //!
 //! async fn receive(hook: VerifiedWebhook) -> &'static str {
-//!     for c in hook.notification.changes() {
+//!     for c in hook.changes() {
 //!         println!("{} {}", c.change.field, c.change.summary());
 //!     }
 //!     "ok"
@@ -30,7 +32,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::handshake::HandshakeError;
 use crate::signature::{self, SignatureError};
-use crate::{Notification, ParseError};
+use crate::{ChangeInEntry, ParseError, Payload};
 
 /// What a receiver is configured with: the app secret (to verify signatures) and the verify
 /// token (for the handshake). Put it in the router's state, or make it `FromRef` of your state.
@@ -84,10 +86,18 @@ impl IntoResponse for HandshakeRejection {
 /// A POST whose `X-Hub-Signature-256` matched its body, parsed.
 #[derive(Debug, Clone)]
 pub struct VerifiedWebhook {
-    pub notification: Notification,
+    /// The envelope, or the envelopes of an array.
+    pub payload: Payload,
     /// The exact bytes received (and verified).
     pub body: Bytes,
     pub headers: HeaderMap,
+}
+
+impl VerifiedWebhook {
+    /// Every change of every entry of every envelope, in order.
+    pub fn changes(&self) -> impl Iterator<Item = ChangeInEntry<'_>> + '_ {
+        self.payload.changes()
+    }
 }
 
 /// Why a POST was refused.
@@ -133,9 +143,9 @@ where
             .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))
             .transpose()?;
         signature::verify(&cfg.app_secret, &body, header)?;
-        let notification = Notification::from_slice(&body)?;
+        let payload = Payload::from_slice(&body)?;
         Ok(VerifiedWebhook {
-            notification,
+            payload,
             body,
             headers,
         })

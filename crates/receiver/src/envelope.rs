@@ -2,6 +2,9 @@
 //!
 //! Every entry and every change is read (not only `entry[0].changes[0]`), attributes this crate
 //! does not know are kept, and serializing gives back JSON equal to what was parsed.
+//!
+//! Meta sends one envelope per POST. Its documentation shows examples as an array holding one
+//! envelope, and people paste those to test their receivers, so a [`Payload`] takes either form.
 
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
@@ -56,6 +59,67 @@ pub struct ChangeInEntry<'a> {
 #[derive(Debug, thiserror::Error)]
 #[error("the body is not a webhook notification: {0}")]
 pub struct ParseError(#[from] serde_json::Error);
+
+/// A POST body: one envelope, as Meta sends it, or an array of envelopes, as Meta's
+/// documentation prints its examples. Serializing gives back the form it came in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Payload {
+    One(Notification),
+    Many(Vec<Notification>),
+}
+
+impl Payload {
+    /// Parses a POST body of either form. An array must hold at least one envelope.
+    pub fn from_slice(body: &[u8]) -> Result<Self, ParseError> {
+        let starts_as_array = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'[');
+        if !starts_as_array {
+            return Notification::from_slice(body).map(Payload::One);
+        }
+        let many: Vec<Notification> = serde_json::from_slice(body)?;
+        if many.is_empty() {
+            return Err(ParseError(serde_json::Error::custom(
+                "an array of notifications must hold at least one",
+            )));
+        }
+        Ok(Payload::Many(many))
+    }
+
+    /// The envelopes, in order: one, or those of the array.
+    pub fn notifications(&self) -> &[Notification] {
+        match self {
+            Payload::One(n) => std::slice::from_ref(n),
+            Payload::Many(v) => v,
+        }
+    }
+
+    /// Every change of every entry of every envelope, in order.
+    pub fn changes(&self) -> impl Iterator<Item = ChangeInEntry<'_>> + '_ {
+        self.notifications().iter().flat_map(Notification::changes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        if value.is_array() {
+            let many: Vec<Notification> =
+                serde_json::from_value(value).map_err(D::Error::custom)?;
+            if many.is_empty() {
+                return Err(D::Error::custom(
+                    "an array of notifications must hold at least one",
+                ));
+            }
+            return Ok(Payload::Many(many));
+        }
+        serde_json::from_value(value)
+            .map(Payload::One)
+            .map_err(D::Error::custom)
+    }
+}
 
 impl Notification {
     /// Parses a POST body. Only the envelope can make this fail: any change value parses, typed
@@ -158,6 +222,33 @@ mod tests {
             .collect();
         assert_eq!(seen, [("1", "x"), ("1", "y"), ("2", "z")]);
         assert_eq!(serde_json::to_value(&n).unwrap(), body);
+    }
+
+    #[test]
+    fn an_array_of_envelopes_is_a_payload() {
+        let one = r#"{"object":"whatsapp_business_account","entry":[{"id":"0","time":1602782939,"changes":[{"value":{"display_phone_number":"16505551111","decision":"APPROVED","requested_verified_name":"WhatsApp","rejection_reason":null},"field":"phone_number_name_update"}]}]}"#;
+        let two = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{},"field":"x"}]}]}"#;
+        let body = format!("[{one},{two}]");
+        let p = Payload::from_slice(format!(" \n{body}").as_bytes()).unwrap();
+        assert_eq!(p.notifications().len(), 2);
+        let seen: Vec<_> = p
+            .changes()
+            .map(|c| (c.waba_id, c.change.field.as_str()))
+            .collect();
+        assert_eq!(seen, [("0", "phone_number_name_update"), ("1", "x")]);
+        assert_eq!(serde_json::to_string(&p).unwrap(), body);
+        // Deserialize reads the same forms.
+        let q: Payload = serde_json::from_str(&body).unwrap();
+        assert_eq!(q, p);
+
+        let single = Payload::from_slice(one.as_bytes()).unwrap();
+        assert!(matches!(single, Payload::One(_)));
+        assert_eq!(serde_json::to_string(&single).unwrap(), one);
+
+        for bad in ["[]", "[1]", "[{}]", r#"[{"object":"x"}]"#, "[", "{}", ""] {
+            assert!(Payload::from_slice(bad.as_bytes()).is_err(), "{bad}");
+            assert!(serde_json::from_str::<Payload>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

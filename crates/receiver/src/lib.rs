@@ -7,6 +7,8 @@
 //! - [`signature`]: `X-Hub-Signature-256` over the raw body bytes, in constant time.
 //! - [`handshake`]: the `hub.mode` / `hub.verify_token` / `hub.challenge` verification.
 //! - [`meta_json`]: JSON written byte for byte the way Meta writes it.
+//! - [`NumericString`]: timestamps, phone numbers and ids Meta documents as strings, accepted
+//!   as JSON numbers too and written back in the form they came.
 //! - `axum` feature: a handshake handler and the [`axum::VerifiedWebhook`] extractor.
 //! - `samples` feature: realistic sample values for every field.
 //!
@@ -36,6 +38,7 @@ pub mod fields;
 pub mod handshake;
 mod lossless;
 pub mod meta_json;
+pub mod numeric;
 pub mod signature;
 pub mod value;
 
@@ -44,6 +47,7 @@ pub mod axum;
 #[cfg(feature = "samples")]
 pub mod samples;
 
-pub use envelope::{Change, ChangeInEntry, Entry, Notification, ParseError, WABA_OBJECT};
+pub use envelope::{Change, ChangeInEntry, Entry, Notification, ParseError, Payload, WABA_OBJECT};
 pub use lossless::Extra;
+pub use numeric::NumericString;
 pub use value::{FieldType, FieldValue, KNOWN_FIELDS};

@@ -9,8 +9,7 @@ use wabahook_receiver::axum::{handshake, VerifiedWebhook, WebhookConfig};
 use wabahook_receiver::signature;
 
 async fn receive(hook: VerifiedWebhook) -> String {
-    hook.notification
-        .changes()
+    hook.changes()
         .map(|c| format!("{}:{}", c.waba_id, c.change.field))
         .collect::<Vec<_>>()
         .join(",")
@@ -81,4 +80,32 @@ async fn extractor_verifies_before_parsing() {
     const NOT: &[u8] = b"[1,2]";
     let (status, _) = call(post_req(NOT, Some(signature::sign("secret", NOT)))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// The example on Meta's "Webhooks for WhatsApp Business Accounts" page, as pasted: an array
+/// holding one envelope.
+const META_PAGE_EXAMPLE: &[u8] = br#"[ { "object": "whatsapp_business_account", "entry": [ { "id": "0", "time": 1602782939, "changes": [ { "field": "phone_number_name_update", "value": { "display_phone_number": "16505551111", "decision": "APPROVED", "requested_verified_name": "WhatsApp", "rejection_reason": null } } ] } ] } ]"#;
+
+#[tokio::test]
+async fn extractor_takes_metas_array_wrapped_example() {
+    let good = signature::sign("secret", META_PAGE_EXAMPLE);
+    assert_eq!(
+        call(post_req(META_PAGE_EXAMPLE, Some(good))).await,
+        (StatusCode::OK, "0:phone_number_name_update".into())
+    );
+    // The signature is still over the raw bytes, array and all.
+    let (status, _) = call(post_req(
+        META_PAGE_EXAMPLE,
+        Some(signature::sign("other", META_PAGE_EXAMPLE)),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let p = wabahook_receiver::Payload::from_slice(META_PAGE_EXAMPLE).unwrap();
+    let c = p.changes().next().unwrap();
+    assert!(c.change.value.is_typed(), "{:?}", c.change.value);
+    assert!(
+        c.change.summary().contains("APPROVED"),
+        "{}",
+        c.change.summary()
+    );
 }

@@ -196,7 +196,7 @@ async fn receive(l: &Listener, hook: Result<VerifiedWebhook, WebhookRejection>) 
             return e.into_response();
         }
     };
-    for c in hook.notification.changes() {
+    for c in hook.changes() {
         let duplicate = l
             .seen
             .lock()

@@ -7,7 +7,7 @@ use serde_with::skip_serializing_none;
 
 use crate::fields::phone_number::DailyLimit;
 use crate::value::{truncate, FieldType};
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 // ---- account_alerts ------------------------------------------------------------------------
 
@@ -52,7 +52,7 @@ crate::open_enum! {
 pub struct AccountAlertsValue {
     pub entity_type: Option<AlertEntityType>,
     /// A business portfolio id or a business phone number id, per `entity_type`.
-    pub entity_id: Option<String>,
+    pub entity_id: Option<NumericString>,
     pub alert_info: Option<AlertInfo>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -81,7 +81,7 @@ impl FieldType for AccountAlertsValue {
         if let Some(t) = &self.entity_type {
             parts.push(format!("on {t}"));
         }
-        parts.extend(self.entity_id.clone());
+        parts.extend(self.entity_id.as_deref().map(str::to_owned));
         parts.join(" ")
     }
 }
@@ -226,13 +226,13 @@ pub struct AccountUpdateValue {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WabaInfo {
-    pub waba_id: Option<String>,
-    pub owner_business_id: Option<String>,
+    pub waba_id: Option<NumericString>,
+    pub owner_business_id: Option<NumericString>,
     /// The ad account id (`AD_ACCOUNT_LINKED`).
-    pub ad_account_linked: Option<String>,
-    pub partner_app_id: Option<String>,
-    pub solution_id: Option<String>,
-    pub solution_partner_business_ids: Option<Vec<String>>,
+    pub ad_account_linked: Option<NumericString>,
+    pub partner_app_id: Option<NumericString>,
+    pub solution_id: Option<NumericString>,
+    pub solution_partner_business_ids: Option<Vec<NumericString>>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -310,7 +310,7 @@ pub struct DisconnectionInfo {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PartnerClientCertificationInfo {
-    pub client_business_id: Option<String>,
+    pub client_business_id: Option<NumericString>,
     pub status: Option<CertificationStatus>,
     /// E.g. `NONE`, `LEGAL NAME NOT MATCHING` (Meta's values contain spaces).
     pub rejection_reasons: Option<Vec<String>>,

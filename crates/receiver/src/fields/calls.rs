@@ -7,7 +7,7 @@ use serde_with::skip_serializing_none;
 use crate::fields::common::{Contact, ErrorInfo, Metadata};
 use crate::fields::phone_number::pretty_phone;
 use crate::value::{truncate, FieldType};
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `calls[].event`.
@@ -70,25 +70,25 @@ pub struct CallsValue {
 pub struct Call {
     /// `wacid.…`
     pub id: Option<String>,
-    pub to: Option<String>,
+    pub to: Option<NumericString>,
     pub to_user_id: Option<String>,
     pub to_parent_user_id: Option<String>,
-    pub from: Option<String>,
+    pub from: Option<NumericString>,
     pub from_user_id: Option<String>,
     pub from_parent_user_id: Option<String>,
     pub event: Option<CallEvent>,
-    /// Unix seconds as a string.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     pub direction: Option<CallDirection>,
     pub session: Option<CallSession>,
     pub connection: Option<CallConnection>,
     /// The string the business passed when connecting or accepting the call.
     pub biz_opaque_callback_data: Option<String>,
     pub status: Option<OneOrMany<CallOutcome>>,
-    /// Unix seconds as a string.
-    pub start_time: Option<String>,
-    /// Unix seconds as a string.
-    pub end_time: Option<String>,
+    /// Unix seconds.
+    pub start_time: Option<NumericString>,
+    /// Unix seconds.
+    pub end_time: Option<NumericString>,
     /// Seconds.
     pub duration: Option<i64>,
     pub errors: Option<Vec<ErrorInfo>>,
@@ -133,10 +133,10 @@ pub struct CallStatus {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub status: Option<CallStatusKind>,
-    /// Unix seconds as a string.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     /// Omitted when only the business-scoped user id is known.
-    pub recipient_id: Option<String>,
+    pub recipient_id: Option<NumericString>,
     pub recipient_user_id: Option<String>,
     pub recipient_parent_user_id: Option<String>,
     pub biz_opaque_callback_data: Option<String>,

@@ -8,7 +8,7 @@ use serde_with::skip_serializing_none;
 use crate::fields::common::{Contact, ErrorInfo, Metadata};
 use crate::fields::messages::{distinct, errors_short, find_contact, phone, Message};
 use crate::value::{truncate, FieldType};
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 /// The value of `smb_message_echoes`.
 #[skip_serializing_none]
@@ -96,7 +96,7 @@ pub struct StateSync {
 pub struct SyncContact {
     pub full_name: Option<String>,
     pub first_name: Option<String>,
-    pub phone_number: Option<String>,
+    pub phone_number: Option<NumericString>,
     pub user_id: Option<String>,
     pub parent_user_id: Option<String>,
     pub username: Option<String>,
@@ -108,8 +108,8 @@ pub struct SyncContact {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StateSyncMetadata {
-    /// Unix seconds, as a string.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -203,7 +203,7 @@ pub struct HistoryMetadata {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HistoryThread {
     /// The user's phone number; may be omitted since 2026 (see `context`).
-    pub id: Option<String>,
+    pub id: Option<NumericString>,
     pub context: Option<ThreadContext>,
     pub messages: Option<Vec<Message>>,
     #[serde(flatten)]
@@ -214,7 +214,7 @@ pub struct HistoryThread {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ThreadContext {
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     pub user_id: Option<String>,
     pub parent_user_id: Option<String>,
     pub username: Option<String>,

@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 /// `metadata`: the business phone number a change is about.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Metadata {
-    pub display_phone_number: Option<String>,
-    pub phone_number_id: Option<String>,
+    pub display_phone_number: Option<NumericString>,
+    pub phone_number_id: Option<NumericString>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -22,7 +22,7 @@ pub struct Metadata {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Contact {
     pub profile: Option<Profile>,
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     pub user_id: Option<String>,
     pub parent_user_id: Option<String>,
     #[serde(flatten)]

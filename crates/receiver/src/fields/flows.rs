@@ -6,7 +6,7 @@ use serde_json::Number;
 use serde_with::skip_serializing_none;
 
 use crate::value::{truncate, FieldType};
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `flows.event`.
@@ -44,7 +44,7 @@ crate::open_enum! {
 pub struct FlowsValue {
     pub event: Option<FlowEvent>,
     pub message: Option<String>,
-    pub flow_id: Option<String>,
+    pub flow_id: Option<NumericString>,
     /// Absent when the flow was just created.
     pub old_status: Option<FlowStatus>,
     pub new_status: Option<FlowStatus>,

@@ -8,7 +8,7 @@ use serde_with::skip_serializing_none;
 use crate::fields::common::{Contact, Metadata};
 use crate::fields::messages::phone;
 use crate::value::FieldType;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 /// The value of `user_id_update`.
 #[skip_serializing_none]
@@ -27,13 +27,13 @@ pub struct UserIdUpdateValue {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UserIdUpdate {
     /// The user's phone number, when Meta may share it.
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     pub detail: Option<String>,
     pub user_id: Option<IdChange>,
     /// Only with parent BSUIDs enabled.
     pub parent_user_id: Option<IdChange>,
-    /// Unix seconds, as a string.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -93,7 +93,7 @@ crate::open_enum! {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BusinessUsernameUpdatesValue {
-    pub display_phone_number: Option<String>,
+    pub display_phone_number: Option<NumericString>,
     pub username: Option<String>,
     pub status: Option<UsernameStatus>,
     #[serde(flatten)]

@@ -1,5 +1,8 @@
 //! Typed values, one module per field (or family of fields). Every struct keeps attributes it
 //! does not name in `extra`; every optional attribute is an `Option` so that absence round-trips.
+//! Timestamps, phone numbers and ids that Meta documents as strings are
+//! [`NumericString`](crate::NumericString)s: real payloads sometimes carry them as JSON numbers,
+//! and a plain `String` would then push the whole change back to untyped JSON.
 
 pub mod account;
 pub mod calls;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use crate::value::FieldType;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `partner_solutions.event`.
@@ -31,7 +31,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PartnerSolutionsValue {
     pub event: Option<SolutionEvent>,
-    pub solution_id: Option<String>,
+    pub solution_id: Option<NumericString>,
     pub solution_status: Option<SolutionStatus>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -41,7 +41,7 @@ impl FieldType for PartnerSolutionsValue {
     const FIELD: &'static str = "partner_solutions";
     fn summary(&self) -> String {
         let mut parts = vec!["solution".to_owned()];
-        parts.extend(self.solution_id.clone());
+        parts.extend(self.solution_id.as_deref().map(str::to_owned));
         parts.extend(self.event.as_ref().map(ToString::to_string));
         parts.extend(self.solution_status.as_ref().map(ToString::to_string));
         parts.join(" ")

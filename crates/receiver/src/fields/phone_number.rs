@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use crate::value::FieldType;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `phone_number_name_update.decision`.
@@ -66,7 +66,7 @@ pub enum DailyLimit {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PhoneNumberNameUpdateValue {
-    pub display_phone_number: Option<String>,
+    pub display_phone_number: Option<NumericString>,
     pub decision: Option<NameDecision>,
     pub requested_verified_name: Option<String>,
     /// `Some(None)` is the explicit `null` Meta sends for accepted names; `None` is absent.
@@ -104,7 +104,7 @@ impl FieldType for PhoneNumberNameUpdateValue {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PhoneNumberQualityUpdateValue {
-    pub display_phone_number: Option<String>,
+    pub display_phone_number: Option<NumericString>,
     pub event: Option<QualityEvent>,
     pub old_limit: Option<MessagingLimit>,
     pub current_limit: Option<MessagingLimit>,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use crate::value::FieldType;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `security.event`.
@@ -19,11 +19,11 @@ crate::open_enum! {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SecurityValue {
-    pub display_phone_number: Option<String>,
+    pub display_phone_number: Option<NumericString>,
     pub event: Option<SecurityEvent>,
     /// The Meta Business Suite user who asked to turn off two-step verification (PIN reset
     /// requests only).
-    pub requester: Option<String>,
+    pub requester: Option<NumericString>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -6,7 +6,7 @@ use serde_with::skip_serializing_none;
 
 use crate::fields::common::{Contact, Metadata};
 use crate::value::FieldType;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `user_preferences[].category`.
@@ -35,7 +35,7 @@ pub struct UserPreferencesValue {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UserPreference {
     /// Omitted when the user has a username and their phone number cannot be shared.
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     /// Business-scoped user id.
     pub user_id: Option<String>,
     /// Only when parent business-scoped user ids are enabled.

@@ -287,3 +287,21 @@ fn bad_flags_exit_non_zero_with_a_message() {
     ]);
     assert!(!ok && err.contains("cannot listen"), "{err}");
 }
+
+/// People paste the example of Meta's WABA webhooks page, an array holding one envelope.
+#[tokio::test]
+async fn metas_array_wrapped_example_is_shown() {
+    const EXAMPLE: &[u8] = br#"[ { "object": "whatsapp_business_account", "entry": [ { "id": "0", "time": 1602782939, "changes": [ { "field": "phone_number_name_update", "value": { "display_phone_number": "16505551111", "decision": "APPROVED", "requested_verified_name": "WhatsApp", "rejection_reason": null } } ] } ] } ]"#;
+    let l = Listen::start(&["--json"]);
+    let sig = signature::sign(SECRET, EXAMPLE);
+    assert_eq!(l.post(EXAMPLE, Some(&sig)).await.0, 200);
+    let line: Value = serde_json::from_str(&l.take(1)[0]).unwrap();
+    assert_eq!(line["field"], "phone_number_name_update");
+    assert_eq!(line["waba_id"], "0");
+    assert_eq!(line["time"], 1602782939);
+    assert_eq!(line["typed"], true);
+    assert_eq!(line["value"]["decision"], "APPROVED");
+    // Signed with another secret, the same bytes are refused.
+    let bad = signature::sign("other", EXAMPLE);
+    assert_eq!(l.post(EXAMPLE, Some(&bad)).await.0, 403);
+}

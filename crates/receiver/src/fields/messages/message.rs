@@ -8,7 +8,7 @@ use serde_with::skip_serializing_none;
 
 use crate::fields::common::ErrorInfo;
 use crate::value::truncate;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `messages[].type`.
@@ -42,19 +42,19 @@ crate::open_enum! {
 pub struct Message {
     pub context: Option<Context>,
     /// The sender's phone number, when Meta may share it.
-    pub from: Option<String>,
+    pub from: Option<NumericString>,
     /// The sender's business-scoped user id (BSUID).
     pub from_user_id: Option<String>,
     pub from_parent_user_id: Option<String>,
     /// Set on SMB message echoes and business messages in `history`.
-    pub to: Option<String>,
+    pub to: Option<NumericString>,
     pub to_user_id: Option<String>,
     pub to_parent_user_id: Option<String>,
     /// Set when the message was sent in a group chat.
     pub group_id: Option<String>,
     pub id: Option<String>,
-    /// Unix seconds, as a string like Meta sends it.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     #[serde(rename = "type")]
     pub kind: Option<MessageType>,
     pub text: Option<Text>,
@@ -100,7 +100,7 @@ pub struct Media {
     pub mime_type: Option<String>,
     pub sha256: Option<String>,
     /// Media asset id, to fetch the asset with.
-    pub id: Option<String>,
+    pub id: Option<NumericString>,
     pub url: Option<String>,
     /// Audio: recorded with WhatsApp's voice recorder.
     pub voice: Option<bool>,
@@ -175,10 +175,11 @@ impl SharedContact {
                 return Some(parts.join(" "));
             }
         }
-        self.phones
-            .iter()
-            .flatten()
-            .find_map(|p| p.phone.clone().or_else(|| p.wa_id.clone()))
+        self.phones.iter().flatten().find_map(|p| {
+            p.phone
+                .clone()
+                .or_else(|| p.wa_id.as_deref().map(str::to_owned))
+        })
     }
 }
 
@@ -239,7 +240,7 @@ pub struct ContactOrg {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ContactPhone {
     pub phone: Option<String>,
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     /// Free text such as `MOBILE`, `CELL`, `HOME`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -348,7 +349,7 @@ pub struct Reaction {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Order {
-    pub catalog_id: Option<String>,
+    pub catalog_id: Option<NumericString>,
     pub text: Option<String>,
     pub product_items: Option<Vec<ProductItem>>,
     #[serde(flatten)]
@@ -384,7 +385,7 @@ crate::open_enum! {
 pub struct System {
     pub body: Option<String>,
     /// The new phone number.
-    pub wa_id: Option<String>,
+    pub wa_id: Option<NumericString>,
     /// The new BSUID.
     pub user_id: Option<String>,
     pub parent_user_id: Option<String>,
@@ -430,7 +431,7 @@ pub struct Revoke {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Context {
-    pub from: Option<String>,
+    pub from: Option<NumericString>,
     /// The message replied to (or whose button was tapped).
     pub id: Option<String>,
     pub forwarded: Option<bool>,
@@ -444,7 +445,7 @@ pub struct Context {
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReferredProduct {
-    pub catalog_id: Option<String>,
+    pub catalog_id: Option<NumericString>,
     pub product_retailer_id: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -455,7 +456,7 @@ pub struct ReferredProduct {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Referral {
     pub source_url: Option<String>,
-    pub source_id: Option<String>,
+    pub source_id: Option<NumericString>,
     pub source_type: Option<String>,
     pub body: Option<String>,
     pub headline: Option<String>,
@@ -626,7 +627,7 @@ impl Message {
 
     /// `timestamp` as Unix seconds.
     pub fn timestamp_secs(&self) -> Option<i64> {
-        self.timestamp.as_deref()?.parse().ok()
+        self.timestamp.as_ref()?.as_i64()
     }
 
     /// Whether the user forwarded it.

@@ -6,7 +6,7 @@ use serde_with::skip_serializing_none;
 
 use super::message::{errors_short, phone, short_id};
 use crate::fields::common::ErrorInfo;
-use crate::Extra;
+use crate::{Extra, NumericString};
 
 crate::open_enum! {
     /// `statuses[].status`.
@@ -27,17 +27,17 @@ pub struct Status {
     /// The `wamid` of the message sent.
     pub id: Option<String>,
     pub status: Option<MessageStatus>,
-    /// Unix seconds, as a string like Meta sends it.
-    pub timestamp: Option<String>,
+    /// Unix seconds.
+    pub timestamp: Option<NumericString>,
     /// The user's phone number, or the group id; omitted when the message went to a BSUID whose
     /// phone number Meta may not share.
-    pub recipient_id: Option<String>,
+    pub recipient_id: Option<NumericString>,
     /// The user's business-scoped user id.
     pub recipient_user_id: Option<String>,
     pub recipient_parent_user_id: Option<String>,
     /// `group` for messages sent to a group.
     pub recipient_type: Option<String>,
-    pub recipient_participant_id: Option<String>,
+    pub recipient_participant_id: Option<NumericString>,
     pub recipient_participant_user_id: Option<String>,
     pub recipient_participant_parent_user_id: Option<String>,
     pub recipient_identity_key_hash: Option<String>,
@@ -67,8 +67,8 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: Option<String>,
-    /// Unix seconds as a string; only on `sent`.
-    pub expiration_timestamp: Option<String>,
+    /// Unix seconds; only on `sent`.
+    pub expiration_timestamp: Option<NumericString>,
     pub origin: Option<ConversationOrigin>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -167,7 +167,7 @@ impl Status {
 
     /// `timestamp` as Unix seconds.
     pub fn timestamp_secs(&self) -> Option<i64> {
-        self.timestamp.as_deref()?.parse().ok()
+        self.timestamp.as_ref()?.as_i64()
     }
 
     /// Whether Meta bills this message: from `pricing.type` when sent, else `pricing.billable`.
