@@ -6,6 +6,7 @@ mod harness;
 
 mod listen;
 mod samples;
+mod sdks;
 
 mod admin;
 mod app_subscriptions;
