@@ -1,8 +1,15 @@
-//! Starting and stopping a wabahook server: open the store, settle the admin token, apply the
-//! seed or create the demo world, bind, serve, and shut down gracefully.
+//! Starting and stopping a wabahook server, in two phases as zero-to-production's
+//! `Application::build` / `run_until_stopped`:
 //!
-//! [`Server::start`] is what both the `wabahook serve` command and the integration tests use,
-//! so the tests exercise exactly the start-up path users get.
+//! - [`Application::build`] opens the store, settles the admin token, applies the seed or
+//!   creates the demo world, builds the engine and the router, and binds; nothing is served yet,
+//!   so the caller can print the banner or read the address first;
+//! - [`Application::run_until_stopped`] serves and runs the delivery workers until a shutdown
+//!   future completes, then shuts down gracefully; [`Application::spawn`] does the same on a
+//!   task and returns a [`Server`] handle.
+//!
+//! `wabahook serve`, `wabahook bench` and the integration tests all start a server this way, so
+//! the tests exercise exactly the start-up path users get.
 
 pub mod bench;
 pub mod client;
@@ -43,37 +50,37 @@ pub struct Started {
     pub database_url: String,
 }
 
-/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
-pub struct Server {
+/// A server that is built (store ready, listener bound) and not yet serving.
+pub struct Application {
     pub info: Started,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<anyhow::Result<()>>,
+    serving: Serving,
 }
 
-impl Server {
-    /// Prepares the store and starts serving on `cfg.listen` (port 0 picks a free port).
-    pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
+/// What serving needs once start-up is done.
+struct Serving {
+    listener: TcpListener,
+    router: axum::Router,
+    engine: Arc<Engine>,
+    delivery_enabled: bool,
+    grace: Duration,
+}
+
+impl Application {
+    /// Builds on `cfg.listen` (port 0 picks a free port) with the system clock.
+    pub async fn build(cfg: ServeConfig) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        Self::start_on(cfg, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-        .map(|(info, task)| Server {
-            info,
-            stop: Some(stop),
-            task,
-        })
+        Self::build_on(cfg, listener, Arc::new(SystemClock)).await
     }
 
-    /// Like [`Server::start`], on a bound listener, stopping when `shutdown` completes.
-    pub async fn start_on(
+    /// Builds on a bound listener with `clock` as the one time source of the store, the engine
+    /// and the API.
+    pub async fn build_on(
         cfg: ServeConfig,
         listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<(Started, JoinHandle<anyhow::Result<()>>)> {
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let database_url = cfg.database_url();
         let store = wabahook_store::open(&database_url)
             .await
@@ -112,49 +119,94 @@ impl Server {
             read_demo(&demo_path)
         };
 
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let engine = Engine::new(store.clone(), cfg.delivery.clone(), clock)?;
         let state = AppState::new(store, cfg.api_config(admin_token.clone())?, engine.clone())?;
-        let app = wabahook_api::router(state);
-        let addr = listener.local_addr()?;
-        let grace = Duration::from_millis(cfg.shutdown_grace_ms);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let workers = cfg
-            .delivery
-            .enabled
-            .then(|| tokio::spawn(engine.run(stop_rx, grace)));
-        let task = tokio::spawn(async move {
-            let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = graceful_tx.send(());
-            });
-            // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
-            let served = tokio::select! {
-                r = server => r.context("server failed"),
-                _ = async { let _ = graceful_rx.await; tokio::time::sleep(grace).await } => {
-                    tracing::warn!("shutdown grace period over; dropping open connections");
-                    Ok(())
-                }
-            };
-            // Workers stop claiming, then finish or leave to their leases what is in flight.
-            let _ = stop_tx.send(true);
-            if let Some(w) = workers {
-                let _ = w.await;
-            }
-            served
-        });
-        Ok((
-            Started {
-                addr,
+        Ok(Application {
+            info: Started {
+                addr: listener.local_addr()?,
                 admin_token,
                 demo,
                 demo_created,
                 seed_report,
                 database_url,
             },
+            serving: Serving {
+                listener,
+                router: wabahook_api::router(state),
+                engine,
+                delivery_enabled: cfg.delivery.enabled,
+                grace: Duration::from_millis(cfg.shutdown_grace_ms),
+            },
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.info.addr
+    }
+
+    /// Serves and delivers until `shutdown` completes; then stops accepting, gives in-flight
+    /// requests the grace period, and stops the workers.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.serving.run(shutdown).await
+    }
+
+    /// Runs on a task of its own; the handle stops it.
+    pub fn spawn(self) -> Server {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.serving.run(async {
+            let _ = stopped.await;
+        }));
+        Server {
+            info: self.info,
+            stop: Some(stop),
             task,
-        ))
+        }
+    }
+}
+
+impl Serving {
+    async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let workers = self
+            .delivery_enabled
+            .then(|| tokio::spawn(self.engine.run(stop_rx, self.grace)));
+        let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = graceful_tx.send(());
+        });
+        let grace = self.grace;
+        // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
+        let served = tokio::select! {
+            r = server => r.context("server failed"),
+            _ = async { let _ = graceful_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period over; dropping open connections");
+                Ok(())
+            }
+        };
+        // Workers stop claiming, then finish or leave to their leases what is in flight.
+        let _ = stop_tx.send(true);
+        if let Some(w) = workers {
+            let _ = w.await;
+        }
+        served
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    pub info: Started,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Builds and spawns a server on `cfg.listen` with the system clock.
+    pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
+        Ok(Application::build(cfg).await?.spawn())
     }
 
     pub fn addr(&self) -> SocketAddr {

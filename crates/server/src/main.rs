@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use std::sync::Arc;
 use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
-use wabahook_server::{banner, bench, client, Server};
+
+use wabahook_delivery::SystemClock;
+use wabahook_server::{banner, bench, client, Application};
 
 /// Every request allocates and frees many small buffers on two or more threads at once, which
 /// glibc's allocator serves with locks and consolidation; mimalloc keeps them per thread.
@@ -121,10 +124,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
-    let (info, task) = Server::start_on(cfg.clone(), listener, shutdown_signal()).await?;
-    print!("{}", banner(&info, &cfg));
-    tracing::info!(addr = %info.addr, "serving");
-    task.await??;
+    let app = Application::build_on(cfg.clone(), listener, Arc::new(SystemClock)).await?;
+    print!("{}", banner(&app.info, &cfg));
+    tracing::info!(addr = %app.addr(), "serving");
+    app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
