@@ -108,7 +108,7 @@ fn timed_out(started: Instant) -> HandshakeFailure {
 }
 
 fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
-    let detail = wabahook_delivery::sender::innermost_cause(e);
+    let detail = wabahook_model::innermost_cause(e);
     let (curl_errno, message) = if e.is_connect() {
         (7, format!("Failed to connect: {detail}"))
     } else {

@@ -1,22 +1,21 @@
 //! The HTTP surface of wabahook: the Graph-compatible API, the admin API and health probes.
 //!
 //! [`router`] builds one axum `Router` from an [`AppState`]; the server binary only binds it.
-//! Requests flow: router → extractor (params, auth) → handler → [`world`] / store.
+//! Requests flow: router → extractor (params, auth) → handler → `wabahook_domain` (the rules) /
+//! store. Handlers translate between HTTP and the domain; they own no rule of the world.
 
 pub mod admin;
 pub mod body;
 pub mod config;
-pub mod demo;
 pub mod graph;
 pub mod handshake;
 mod health;
-pub mod seed;
-pub mod world;
 
 use std::sync::Arc;
 
 use axum::Router;
 use wabahook_delivery::Engine;
+use wabahook_model::clock::Clock;
 use wabahook_store::DynStore;
 
 pub use config::ApiConfig;
@@ -45,6 +44,22 @@ impl AppState {
             verifier: Arc::new(verifier),
             engine,
         })
+    }
+
+    /// The engine's clock, which the store reads too: every handler takes time from here, so a
+    /// test that moves a manual clock moves the API's time with the rest.
+    pub fn clock(&self) -> &dyn Clock {
+        self.engine.clock().as_ref()
+    }
+
+    /// Milliseconds since the Unix epoch on [`AppState::clock`].
+    pub fn now_ms(&self) -> i64 {
+        self.clock().now_ms()
+    }
+
+    /// Seconds since the Unix epoch on [`AppState::clock`], the unit of every `*_at` column.
+    pub fn now_unix(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
     }
 }
 

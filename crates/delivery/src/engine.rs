@@ -33,6 +33,9 @@ pub struct Engine {
     routes: crate::routing::RouteCache,
     /// Each app's secret (`None`: the app is gone), kept while the world does not change.
     secrets: WorldCache<String, Option<Arc<str>>>,
+    /// Turns true when the workers stop: batches still waiting for a slot go back to the
+    /// store, due at once, instead of waiting out their lease.
+    stopping: watch::Sender<bool>,
 }
 
 /// What the engine knows of one target URL.
@@ -44,9 +47,10 @@ struct TargetState {
     blocked_until: AtomicI64,
 }
 
-/// Most batches that may wait for one target's slots; beyond that they go back to the store,
-/// so one slow target never takes the whole claim budget.
-const QUEUE_PER_TARGET: usize = 64;
+/// Most batches that may wait for one target's slots, per slot; beyond that they go back to the
+/// store. A node should hold only what it can send soon: a claim that waits in a queue longer
+/// than its lease is sent twice, and after a crash whatever was queued waits for its lease.
+const QUEUE_PER_SLOT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -75,6 +79,7 @@ impl Engine {
             targets: Mutex::new(HashMap::new()),
             routes: crate::routing::RouteCache::default(),
             secrets: WorldCache::new(10_000),
+            stopping: watch::Sender::new(false),
         }))
     }
 
@@ -109,8 +114,9 @@ impl Engine {
             .clone()
     }
 
-    /// Runs until `stop` turns true, then stops claiming and gives in-flight POSTs up to
-    /// `grace` to finish. Unfinished claims are left to their leases.
+    /// Runs until `stop` turns true, then stops claiming, gives back what was claimed and not
+    /// yet sent, and gives in-flight POSTs up to `grace` to finish. What is still in flight
+    /// then is left to its lease.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
         let mut tasks = JoinSet::new();
         loop {
@@ -135,6 +141,7 @@ impl Engine {
                 }
             }
         }
+        self.stopping.send_replace(true);
         let finish = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, finish).await.is_err() {
             tracing::warn!(
@@ -155,8 +162,10 @@ impl Engine {
         }
         let now = self.clock.now_ms();
         let limit = (free as i64).min(self.cfg.claim_batch);
-        // More than a target's queue can hold would only be put back.
-        let per_target = (QUEUE_PER_TARGET * self.cfg.batch_max_changes) as i64;
+        // More than a target's slots and queue can hold would only be put back.
+        let per_target = (self.queue_per_target() + self.cfg.max_in_flight_per_target)
+            * self.cfg.batch_max_changes;
+        let per_target = per_target as i64;
         let claimed = self
             .store
             .claim_due(now, self.cfg.lease_ms, limit, per_target)
@@ -189,7 +198,7 @@ impl Engine {
                 put_back.push((blocked, b.items.into_iter().map(|c| c.delivery).collect()));
                 continue;
             }
-            if target.waiting.load(Ordering::Relaxed) >= QUEUE_PER_TARGET {
+            if target.waiting.load(Ordering::Relaxed) >= self.queue_per_target() {
                 put_back.push((now + 100, b.items.into_iter().map(|c| c.delivery).collect()));
                 continue;
             }
@@ -204,9 +213,22 @@ impl Engine {
             target.waiting.fetch_add(1, Ordering::Relaxed);
             let secret = secrets.get(&b.app_id).cloned().flatten();
             let engine = self.clone();
+            let mut stopping = self.stopping.subscribe();
             tasks.spawn(async move {
-                let slot = target.slots.clone().acquire_owned().await;
+                let slot = tokio::select! {
+                    slot = target.slots.clone().acquire_owned() => Some(slot),
+                    _ = stopping.wait_for(|s| *s) => None,
+                };
                 target.waiting.fetch_sub(1, Ordering::Relaxed);
+                let Some(slot) = slot else {
+                    // Stopping: what never got a slot is given back, due now, for the next
+                    // start or another node.
+                    let items: Vec<Delivery> = b.items.into_iter().map(|c| c.delivery).collect();
+                    if let Err(e) = engine.store.release(&items, engine.clock.now_ms()).await {
+                        tracing::warn!(error = %e, "giving back unsent deliveries failed; their lease brings them back");
+                    }
+                    return;
+                };
                 let (Ok(slot), Ok(permit)) = (slot, engine.in_flight.clone().acquire_owned().await) else { return };
                 let blocked = target.blocked_until.load(Ordering::Relaxed);
                 if blocked > engine.clock.now_ms() {
@@ -225,6 +247,11 @@ impl Engine {
             self.store.release(&items, at).await?;
         }
         Ok(n)
+    }
+
+    /// Most batches one target may have waiting for a slot.
+    fn queue_per_target(&self) -> usize {
+        QUEUE_PER_SLOT * self.cfg.max_in_flight_per_target
     }
 
     /// Sends one batch and records the outcome. `slots` (the target's and the engine's in-flight

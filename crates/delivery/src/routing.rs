@@ -1,5 +1,6 @@
-//! Who gets an event, and where: the rules of SPEC section 4, applied when the event is accepted
-//! so that the event and every delivery it causes are written in one transaction.
+//! Who gets an event, and where, worked out when the event is accepted so that the event and
+//! every delivery it causes are written in one transaction. The rules (SPEC section 4) are
+//! `wabahook_domain::routing`'s; this module does the reads they need.
 //!
 //! Working a route out takes about eight reads of the world; [`RouteCache`] keeps the answer
 //! while the store's world generation stays the same, so a steady stream of events costs one
@@ -7,38 +8,22 @@
 
 use std::sync::Arc;
 
-use wabahook_model::{ids, Field, WABA_OBJECT};
+use wabahook_domain::{fields, routing as rules};
+use wabahook_model::ids;
 use wabahook_receiver::meta_json;
-use wabahook_store::{AccessRole, App, Event, NewDelivery, Store, StoreError, Waba};
+use wabahook_store::{Event, NewDelivery, Store, StoreError, Waba};
 
 use crate::config::DeliveryConfig;
 use crate::world_cache::WorldCache;
 
-/// Whether `app` may edit WABAs of `business_id`: owned by that business, or granted access by
-/// it. Apps merely shared with the business may not.
-pub async fn app_may_edit(
-    store: &dyn Store,
-    app: &App,
-    business_id: &str,
-) -> Result<bool, StoreError> {
-    if app.business_id == business_id {
-        return Ok(true);
-    }
-    Ok(store
-        .app_access(&app.id)
-        .await?
-        .iter()
-        .any(|a| a.business_id == business_id && a.role == AccessRole::Granted))
-}
-
-/// The deliveries an event on `waba` for `field` causes, each with its target URL.
+/// The deliveries an event on `waba` for `field` causes, each with its target URL. The
+/// decision for each subscribed app is the domain's; this only reads what it needs.
 pub async fn plan(
     store: &dyn Store,
     waba: &Waba,
     field: &str,
     phone_number_id: Option<&str>,
 ) -> Result<Vec<NewDelivery>, StoreError> {
-    let field = Field(field);
     let mut out = Vec::new();
     for sub in store.waba_subscriptions(&waba.id).await? {
         let Some(app) = store.app(&sub.app_id).await? else {
@@ -47,40 +32,32 @@ pub async fn plan(
         let Some(app_sub) = store.app_subscription(&app.id).await? else {
             continue;
         };
-        if app_sub.object != WABA_OBJECT || !app_sub.verified || !app_sub.active {
+        // The rest is read only for apps that take the field.
+        if !rules::subscription_takes(&app_sub, field) {
             continue;
         }
-        if !app_sub.fields.iter().any(|f| f.name == field.0) {
-            continue;
-        }
-        if !app_may_edit(store, &app, &waba.business_id).await? {
-            continue;
-        }
-        let permission = field.required_permission();
-        let permitted = store
-            .tokens_of_app(&app.id)
-            .await?
-            .iter()
-            .any(|t| t.has_permission(permission) && t.access_to(&waba.id).is_some());
-        if !permitted {
-            continue;
-        }
-        let mut target = None;
-        if field.supports_override() {
-            if let Some(phone) = phone_number_id {
-                target = store
-                    .phone_override(&app.id, phone)
-                    .await?
-                    .map(|o| o.callback_uri);
+        let access = store.app_access(&app.id).await?;
+        let tokens = store.tokens_of_app(&app.id).await?;
+        let phone_override = match phone_number_id {
+            Some(phone) if rules::uses_overrides(field) => {
+                store.phone_override(&app.id, phone).await?
             }
-            if target.is_none() {
-                target = sub.override_callback.map(|o| o.callback_uri);
-            }
+            _ => None,
+        };
+        let subscriber = rules::Subscriber {
+            app: &app,
+            access: &access,
+            subscription: &app_sub,
+            tokens: &tokens,
+            waba_override: sub.override_callback.as_ref(),
+            phone_override: phone_override.as_ref(),
+        };
+        if let Some(target) = rules::target(waba, field, &subscriber) {
+            out.push(NewDelivery {
+                app_id: app.id.clone(),
+                target_url: target.to_string(),
+            });
         }
-        out.push(NewDelivery {
-            app_id: app.id,
-            target_url: target.unwrap_or(app_sub.callback_url),
-        });
     }
     Ok(out)
 }
@@ -199,7 +176,7 @@ pub async fn accept(
         value_json,
         phone_number_id,
     } = *input;
-    if !Field::is_well_formed(field) {
+    if !fields::is_well_formed(field) {
         return Err(AcceptError::BadField(field.to_string()));
     }
     let route = cached_route(store, routes, waba_id, field, phone_number_id).await?;

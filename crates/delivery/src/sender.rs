@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use wabahook_model::innermost_cause;
 use wabahook_receiver::signature;
 
 /// How one POST ended.
@@ -94,14 +95,4 @@ pub async fn post(
         response_head: String::from_utf8_lossy(&head).into_owned(),
         unreachable: false,
     }
-}
-
-/// The innermost cause of an HTTP client error: reqwest's own text is generic ("error
-/// sending request"), the cause says what happened ("Connection refused").
-pub fn innermost_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }

@@ -1,17 +1,16 @@
 //! Wire-level vocabulary of the WhatsApp Business Account webhooks system.
 //!
-//! Everything here is pure: no network, no database. Servers and receivers share these types so
-//! that both sides agree on ids, field names, permissions and Graph's error envelope.
+//! Everything here is pure: no network, no database. The server's layers share these types so
+//! that they agree on ids, permissions, secrets and Graph's error envelope. The rules attached
+//! to them (which permission a field needs, who may do what) are in `wabahook-domain`.
 
-pub mod fields;
+pub mod clock;
+pub mod error_chain;
 pub mod graph_error;
 pub mod ids;
 pub mod permissions;
 pub mod secrets;
 
-pub use fields::Field;
+pub use error_chain::innermost_cause;
 pub use graph_error::{GraphErrorBody, GraphErrorEnvelope};
 pub use permissions::{AssetAccess, Permission};
-
-/// The only Graph object type whose webhooks wabahook serves.
-pub const WABA_OBJECT: &str = "whatsapp_business_account";

@@ -50,4 +50,6 @@ pub mod samples;
 pub use envelope::{Change, ChangeInEntry, Entry, Notification, ParseError, Payload, WABA_OBJECT};
 pub use lossless::Extra;
 pub use numeric::NumericString;
-pub use value::{FieldType, FieldValue, KNOWN_FIELDS};
+#[allow(deprecated)]
+pub use value::KNOWN_FIELDS;
+pub use value::{FieldType, FieldValue, TYPED_FIELDS};

@@ -38,8 +38,9 @@ macro_rules! known_fields {
             Other(Value),
         }
 
-        /// Every field name this crate has a type for.
-        pub const KNOWN_FIELDS: &[&str] = &[ $( <$ty as FieldType>::FIELD ),* ];
+        /// Every field name this crate has a type for (and a sample, with the `samples`
+        /// feature). Other field names are still parsed, as [`FieldValue::Other`].
+        pub const TYPED_FIELDS: &[&str] = &[ $( <$ty as FieldType>::FIELD ),* ];
 
         impl FieldValue {
             /// Types `value` as `field`'s value if it fits, else keeps it as JSON. Never fails.
@@ -122,6 +123,11 @@ known_fields! {
     Flows => flows::FlowsValue,
     Calls => calls::CallsValue,
 }
+
+/// The former name of [`TYPED_FIELDS`]: these are the fields this crate types, not every field
+/// Meta knows.
+#[deprecated(since = "0.1.0", note = "renamed to TYPED_FIELDS")]
+pub const KNOWN_FIELDS: &[&str] = TYPED_FIELDS;
 
 impl FieldValue {
     /// Whether the value was typed (a known field whose value fits its type).

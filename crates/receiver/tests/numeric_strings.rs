@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 use wabahook_receiver::fields::messages::{MessagesValue, Metadata};
 use wabahook_receiver::samples::{self, SampleContext};
-use wabahook_receiver::{FieldType, FieldValue, Notification, NumericString, KNOWN_FIELDS};
+use wabahook_receiver::{FieldType, FieldValue, Notification, NumericString, TYPED_FIELDS};
 
 /// Every attribute typed as `NumericString`, as (field, pointer into the change's value).
 const NUMERIC: &[(&str, &str)] = &[
@@ -478,7 +478,7 @@ fn samples_write_these_attributes_as_strings_like_meta() {
     let ctx = SampleContext::default();
     let mut seen = 0;
     for seed in 0..200 {
-        for field in KNOWN_FIELDS {
+        for field in TYPED_FIELDS {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let value = samples::sample(field, &ctx, &mut rng).unwrap();
             for &(_, pattern) in NUMERIC.iter().filter(|(f, _)| f == field) {

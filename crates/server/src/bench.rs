@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::json;
 use tokio::task::JoinSet;
+use wabahook_model::clock::{Clock, SystemClock};
+use wabahook_store::{Event, NewDelivery};
 
 use crate::{ServeConfig, Server};
 
@@ -373,9 +375,9 @@ const DEAD_WABA: &str = "299999999999999";
 const DEAD_APP: &str = "499999999999999";
 
 /// Subscribes the dead app with a callback that answers the handshake and then goes away, and
-/// gives it `n` pending deliveries. They are written straight into the store in one
-/// transaction: going through the API would take minutes for a million, and what is measured
-/// is how the engine lives with the backlog, not how it was made.
+/// gives it `n` pending deliveries. They are loaded in bulk by the store in one transaction:
+/// going through the API would take minutes for a million, and what is measured is how the
+/// engine lives with the backlog, not how it was made.
 async fn dead_backlog(
     http: &reqwest::Client,
     base: &str,
@@ -417,83 +419,30 @@ async fn dead_backlog(
     handshake.abort();
     let _ = handshake.await;
 
-    let now_ms = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis(),
-    )?;
+    let clock = Arc::new(SystemClock);
+    let now_ms = clock.now_ms();
     let started = Instant::now();
-    let count = i64::try_from(n)?;
-    if store_url.starts_with("postgres") {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(store_url)
-            .await
-            .context("connecting to PostgreSQL")?;
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
-             SELECT 'dead-' || i, $2, 'account_update', '{\"n\":' || i || '}', NULL, $3 / 1000, $3 \
-             FROM generate_series(1, $1) AS i",
-        )
-        .bind(count)
-        .bind(DEAD_WABA)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
-             created_at_ms, expires_at_ms) \
-             SELECT 'dead-' || i, $2, $3, 'account_update', $4, 'pending', $5, $5, $5 + 604800000 \
-             FROM generate_series(1, $1) AS i",
-        )
-        .bind(count)
-        .bind(DEAD_APP)
-        .bind(DEAD_WABA)
-        .bind(&callback)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        sqlx::query("ANALYZE deliveries").execute(&pool).await?;
-        pool.close().await;
-    } else {
-        let db = store_url.trim_start_matches("sqlite://");
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(db)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
-            .await
-            .with_context(|| format!("opening {db}"))?;
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-             INSERT INTO events (id, waba_id, field, value, phone_number_id, time, created_at_ms) \
-             SELECT 'dead-' || i, ?2, 'account_update', '{\"n\":' || i || '}', NULL, ?3 / 1000, ?3 FROM n",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(DEAD_WABA)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-             INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, next_attempt_at, \
-             created_at_ms, expires_at_ms) \
-             SELECT 'dead-' || i, ?2, ?3, 'account_update', ?4, 'pending', ?5, ?5, ?5 + 604800000 FROM n",
-        )
-        .bind(i64::try_from(n)?)
-        .bind(DEAD_APP)
-        .bind(DEAD_WABA)
-        .bind(&callback)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        pool.close().await;
-    }
+    let store = wabahook_store::open(store_url, clock)
+        .await
+        .with_context(|| format!("opening the store at {store_url}"))?;
+    let template = Event {
+        id: "dead-".into(),
+        waba_id: DEAD_WABA.into(),
+        field: "account_update".into(),
+        value_json: "{}".into(),
+        phone_number_id: None,
+        time: now_ms / 1000,
+        created_at_ms: now_ms,
+    };
+    let delivery = NewDelivery {
+        app_id: DEAD_APP.into(),
+        target_url: callback.clone(),
+    };
+    store
+        .insert_backlog(&template, &delivery, n, now_ms + 604_800_000)
+        .await
+        .context("loading the dead backlog")?;
+    drop(store);
     println!(
         "loaded {n} pending deliveries for {callback} (now refusing connections) in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use wabahook_api::demo::DemoWorld;
+use wabahook_domain::demo::DemoWorld;
 
 /// Where the server is and how to authenticate.
 #[derive(clap::Args, Clone)]

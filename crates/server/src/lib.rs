@@ -27,10 +27,10 @@ use tokio::net::TcpListener;
 
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use wabahook_api::demo::DemoWorld;
-use wabahook_api::seed::{self, Seed, SeedReport};
 use wabahook_api::AppState;
 use wabahook_delivery::{Clock, Engine, SystemClock};
+use wabahook_domain::demo::DemoWorld;
+use wabahook_domain::seed::{self, Seed, SeedReport};
 use wabahook_model::ids;
 
 pub use config::ServeConfig;
@@ -82,7 +82,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let database_url = cfg.database_url();
-        let store = wabahook_store::open(&database_url)
+        let store = wabahook_store::open(&database_url, clock.clone())
             .await
             .with_context(|| format!("cannot open the store at {database_url}"))?;
 
@@ -99,14 +99,14 @@ impl Application {
         };
 
         let seed_report = match &cfg.seed {
-            Some(path) => Some(apply_seed(store.as_ref(), path).await?),
+            Some(path) => Some(apply_seed(store.as_ref(), clock.as_ref(), path).await?),
             None => None,
         };
 
         let demo_path = cfg.data_dir.join(DEMO_FILE);
         let mut demo_created = false;
         let demo = if cfg.demo && cfg.seed.is_none() && store.is_empty().await? {
-            let demo = wabahook_api::demo::create(store.as_ref())
+            let demo = wabahook_domain::demo::create(store.as_ref(), clock.as_ref())
                 .await
                 .context("cannot create the demo world")?;
             std::fs::create_dir_all(&cfg.data_dir)
@@ -222,12 +222,16 @@ impl Server {
     }
 }
 
-async fn apply_seed(store: &dyn wabahook_store::Store, path: &Path) -> anyhow::Result<SeedReport> {
+async fn apply_seed(
+    store: &dyn wabahook_store::Store,
+    clock: &dyn Clock,
+    path: &Path,
+) -> anyhow::Result<SeedReport> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read seed {}", path.display()))?;
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let seed = Seed::parse(&text, is_toml).with_context(|| format!("seed {}", path.display()))?;
-    seed::apply(store, seed)
+    seed::apply(store, clock, seed)
         .await
         .with_context(|| format!("cannot apply seed {}", path.display()))
 }

@@ -271,7 +271,7 @@ async fn forward(
             (status, body).into_response()
         }
         Err(e) => {
-            let cause = wabahook_delivery::sender::innermost_cause(&e);
+            let cause = wabahook_model::innermost_cause(&e);
             emit(l, "forwarded", json!({"url": url, "error": cause}), || {
                 format!("forwarding to {url} failed: {cause}")
             });

@@ -1,16 +1,16 @@
-//! The records the store keeps. Plain data; the API and delivery layers decide what they mean.
+//! The records the store keeps. Plain data; the API and delivery layers decide what they mean,
+//! and the API has wire types of its own (records are never serialized).
 
-use serde::{Deserialize, Serialize};
 use wabahook_model::AssetAccess;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Business {
     pub id: String,
     pub name: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waba {
     pub id: String,
     pub business_id: String,
@@ -18,7 +18,7 @@ pub struct Waba {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber {
     pub id: String,
     pub waba_id: String,
@@ -28,21 +28,19 @@ pub struct PhoneNumber {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct App {
     pub id: String,
     pub business_id: String,
     pub name: String,
     pub link: String,
     /// Signs deliveries and authenticates app tokens; never shown after creation.
-    #[serde(skip_serializing)]
     pub secret: String,
     pub created_at: i64,
 }
 
 /// How an app relates to a business other than its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessRole {
     /// The business granted the app access to its WABAs (as Embedded Signup does): the app may
     /// subscribe to and receive webhooks for them.
@@ -68,27 +66,26 @@ impl AccessRole {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppAccess {
     pub app_id: String,
     pub business_id: String,
     pub role: AccessRole,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenAsset {
     pub waba_id: String,
     pub access: AssetAccess,
 }
 
 /// A system-user access token. Only a hash of the token string is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub id: String,
     pub app_id: String,
     pub business_id: String,
     pub name: String,
-    #[serde(skip_serializing)]
     pub token_hash: String,
     /// The first characters of the token, so operators can tell tokens apart.
     pub token_hint: String,
@@ -109,7 +106,7 @@ impl Token {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribedField {
     pub name: String,
     /// The Graph API version the field was subscribed under; it decides payload shapes.
@@ -117,12 +114,11 @@ pub struct SubscribedField {
 }
 
 /// An app's `whatsapp_business_account` object subscription: its one callback URL and fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSubscription {
     pub app_id: String,
     pub object: String,
     pub callback_url: String,
-    #[serde(skip_serializing)]
     pub verify_token: String,
     pub verified: bool,
     pub include_values: bool,
@@ -133,14 +129,13 @@ pub struct AppSubscription {
 }
 
 /// An alternate callback (WABA or phone-number level) with the token it was verified with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackOverride {
     pub callback_uri: String,
-    #[serde(skip_serializing)]
     pub verify_token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WabaSubscription {
     pub app_id: String,
     pub waba_id: String,
@@ -155,22 +150,13 @@ pub struct UsageBucket {
     pub calls: i64,
 }
 
-/// Seconds since the Unix epoch, the time unit of every `*_at` column.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Something that happened on a WABA, to be notified to subscribed apps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: String,
     pub waba_id: String,
     pub field: String,
     /// The change's `value` as compact JSON text, kept exactly as accepted.
-    #[serde(skip)]
     pub value_json: String,
     pub phone_number_id: Option<String>,
     /// Unix seconds: the `entry.time` of deliveries.
@@ -178,8 +164,7 @@ pub struct Event {
     pub created_at_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     /// Not attempted yet.
     Pending,
@@ -221,7 +206,7 @@ pub struct NewDelivery {
     pub target_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: i64,
     pub event_id: String,
@@ -232,7 +217,6 @@ pub struct Delivery {
     pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at_ms: i64,
-    #[serde(skip)]
     pub claim_seq: i64,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
@@ -247,7 +231,7 @@ pub struct Claimed {
 }
 
 /// One try at sending a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     pub delivery_id: i64,
     pub at_ms: i64,
@@ -277,12 +261,4 @@ pub struct DeliveryFilter {
     /// Only deliveries with an id below this (paging, newest first).
     pub before_id: Option<i64>,
     pub limit: i64,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::{Connection, Executor, PgConnection};
+use wabahook_model::clock::{Clock, SystemClock};
 
 /// The server tests use, without a database name.
 pub fn server_url() -> String {
@@ -28,7 +29,7 @@ impl TestDatabase {
             "wabahook_test_{}_{}_{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed),
-            crate::now_unix_ms() % 1_000_000
+            SystemClock.now_ms() % 1_000_000
         );
         let mut admin = connect_admin().await;
         admin

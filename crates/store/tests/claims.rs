@@ -4,7 +4,9 @@
 
 mod backends;
 
-use backends::Backend;
+use std::time::Duration;
+
+use backends::{wait_until, Backend};
 use wabahook_store::{DynStore, Event, NewDelivery};
 
 const DEAD: &str = "http://127.0.0.1:9/dead";
@@ -169,12 +171,16 @@ async fn new_work_is_announced_to_other_nodes() {
     let b = Backend::postgres().await;
     let one = b.open().await;
     let two = b.open().await;
-    // Let the listener connect before anything is announced.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The other node listens once it reports a world generation; what is announced before
+    // that is found by polling only.
+    wait_until("the other node listens", Duration::from_secs(10), || {
+        two.world_generation().is_some()
+    })
+    .await;
+    // No need to wait for the task to be waiting: a notice that comes first is kept for it.
     let noticed = tokio::spawn(async move {
-        tokio::time::timeout(std::time::Duration::from_secs(10), two.work_noticed()).await
+        tokio::time::timeout(Duration::from_secs(10), two.work_noticed()).await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     events(&one, "n", 1, OK).await;
     assert!(
         noticed.await.unwrap().is_ok(),
@@ -183,7 +189,7 @@ async fn new_work_is_announced_to_other_nodes() {
     // SQLite has one node; its store never announces.
     let s = Backend::sqlite().open().await;
     assert!(
-        tokio::time::timeout(std::time::Duration::from_millis(100), s.work_noticed())
+        tokio::time::timeout(Duration::from_millis(100), s.work_noticed())
             .await
             .is_err()
     );

@@ -3,43 +3,23 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use wabahook_delivery::routing::{self, AcceptError};
+use wabahook_delivery::routing;
 use wabahook_receiver::samples::{self, SampleContext};
-use wabahook_receiver::KNOWN_FIELDS;
-use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Replay};
+use wabahook_receiver::TYPED_FIELDS;
+use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Event, Replay};
 
+use super::requests::{CreateEvent, DeliveryQuery, ReplayRequest};
+use super::responses::{DeliveryPage, DeliveryResponse, EventResponse, Replayed};
 use super::{AdminError, AdminJson};
 use crate::AppState;
 
 type AdminResult<T> = Result<T, AdminError>;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewEvent {
-    waba_id: String,
-    field: String,
-    value: Option<Box<serde_json::value::RawValue>>,
-    phone_number_id: Option<String>,
-    #[serde(default)]
-    sample: bool,
-}
-
-impl From<AcceptError> for AdminError {
-    fn from(e: AcceptError) -> Self {
-        match e {
-            AcceptError::Store(s) => s.into(),
-            other => AdminError::Invalid(other.to_string()),
-        }
-    }
-}
-
 pub async fn create_event(
     State(s): State<AppState>,
-    AdminJson(e): AdminJson<NewEvent>,
-) -> AdminResult<(StatusCode, Json<Value>)> {
-    let now = s.engine.clock().now_ms();
+    AdminJson(e): AdminJson<CreateEvent>,
+) -> AdminResult<(StatusCode, Json<EventResponse<usize>>)> {
+    let now = s.now_ms();
     let value = match (e.value, e.sample) {
         (Some(_), true) => {
             return Err(AdminError::Invalid(
@@ -75,9 +55,8 @@ pub async fn create_event(
     )
     .await?;
     s.engine.wake();
-    let mut v = event_json(&accepted.event)?;
-    v["deliveries"] = json!(accepted.deliveries);
-    Ok((StatusCode::CREATED, Json(v)))
+    let answer = event_response(accepted.event, accepted.deliveries)?;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// A realistic value of `field` for this WABA and one of its phone numbers, as JSON text.
@@ -116,37 +95,30 @@ async fn sample_json(
     let value = samples::sample(field, &ctx, &mut rand::thread_rng()).ok_or_else(|| {
         AdminError::Invalid(format!(
             "there is no sample for field {field:?}; give a value (fields with samples: {})",
-            KNOWN_FIELDS.join(", ")
+            TYPED_FIELDS.join(", ")
         ))
     })?;
     Ok(value.to_string())
 }
 
-fn event_json(e: &wabahook_store::Event) -> AdminResult<Value> {
-    let mut v = serde_json::to_value(e).map_err(|x| AdminError::Internal(x.to_string()))?;
-    v["value"] =
-        serde_json::from_str(&e.value_json).map_err(|x| AdminError::Internal(x.to_string()))?;
-    Ok(v)
+fn event_response<D>(e: Event, deliveries: D) -> AdminResult<EventResponse<D>> {
+    EventResponse::new(e, deliveries).map_err(|x| AdminError::Internal(x.to_string()))
 }
 
-async fn with_attempts(s: &AppState, d: Delivery) -> AdminResult<Value> {
+async fn with_attempts(s: &AppState, d: Delivery) -> AdminResult<DeliveryResponse> {
     let attempts = s.store.attempts(d.id).await?;
-    let mut v = serde_json::to_value(&d).map_err(|x| AdminError::Internal(x.to_string()))?;
-    v["attempts_log"] =
-        serde_json::to_value(attempts).map_err(|x| AdminError::Internal(x.to_string()))?;
-    Ok(v)
+    Ok(DeliveryResponse::new(d, attempts))
 }
 
 pub async fn get_event(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> AdminResult<Json<Value>> {
+) -> AdminResult<Json<EventResponse<Vec<DeliveryResponse>>>> {
     let event = s
         .store
         .event(&id)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
-    let mut v = event_json(&event)?;
     let filter = DeliveryFilter {
         event_id: Some(id),
         limit: 10_000,
@@ -156,25 +128,13 @@ pub async fn get_event(
     for d in s.store.deliveries(&filter).await? {
         list.push(with_attempts(&s, d).await?);
     }
-    v["deliveries"] = Value::Array(list);
-    Ok(Json(v))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    app_id: Option<String>,
-    waba_id: Option<String>,
-    event_id: Option<String>,
-    state: Option<String>,
-    before: Option<i64>,
-    limit: Option<i64>,
+    Ok(Json(event_response(event, list)?))
 }
 
 pub async fn list_deliveries(
     State(s): State<AppState>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> AdminResult<Json<Value>> {
+    q: Result<Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
+) -> AdminResult<Json<DeliveryPage>> {
     let Query(q) = q.map_err(|e| AdminError::Invalid(e.body_text()))?;
     let state = match q.state.as_deref() {
         None => None,
@@ -206,13 +166,16 @@ pub async fn list_deliveries(
     for d in found {
         data.push(with_attempts(&s, d).await?);
     }
-    Ok(Json(json!({"data": data, "next_before": next})))
+    Ok(Json(DeliveryPage {
+        data,
+        next_before: next,
+    }))
 }
 
 pub async fn get_delivery(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> AdminResult<Json<Value>> {
+) -> AdminResult<Json<DeliveryResponse>> {
     let id: i64 = id
         .parse()
         .map_err(|_| AdminError::NotFound(format!("no delivery {id}")))?;
@@ -224,20 +187,10 @@ pub async fn get_delivery(
     Ok(Json(with_attempts(&s, d).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
-    delivery_id: Option<i64>,
-    event_id: Option<String>,
-    app_id: Option<String>,
-    /// Unix seconds; with `app_id`: replay its failed and expired deliveries created since then.
-    since: Option<i64>,
-}
-
 pub async fn replay(
     State(s): State<AppState>,
     AdminJson(r): AdminJson<ReplayRequest>,
-) -> AdminResult<Json<Value>> {
+) -> AdminResult<Json<Replayed>> {
     let what = match (r.delivery_id, r.event_id, r.app_id, r.since) {
         (Some(id), None, None, None) => {
             s.store
@@ -270,9 +223,9 @@ pub async fn replay(
             ))
         }
     };
-    let now = s.engine.clock().now_ms();
+    let now = s.now_ms();
     let horizon = now + s.engine.config().horizon_secs as i64 * 1000;
     let n = s.store.replay(what, now, horizon).await?;
     s.engine.wake();
-    Ok(Json(json!({"replayed": n})))
+    Ok(Json(Replayed { replayed: n }))
 }

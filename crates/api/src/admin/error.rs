@@ -6,7 +6,8 @@ use axum::Json;
 use serde_json::json;
 use wabahook_store::StoreError;
 
-use crate::world::WorldError;
+use wabahook_delivery::routing::AcceptError;
+use wabahook_domain::DomainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -42,17 +43,31 @@ impl AdminError {
 
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
-        WorldError::from(e).into()
+        DomainError::from(e).into()
     }
 }
 
-impl From<WorldError> for AdminError {
-    fn from(e: WorldError) -> Self {
+impl From<DomainError> for AdminError {
+    fn from(e: DomainError) -> Self {
         match e {
-            WorldError::Invalid(m) => AdminError::Invalid(m),
-            WorldError::NotFound(m) => AdminError::NotFound(m),
-            WorldError::Conflict(m) => AdminError::Conflict(m),
-            WorldError::Store(e) => AdminError::Internal(e.to_string()),
+            DomainError::Invalid(m) => AdminError::Invalid(m),
+            DomainError::NotFound(m) => AdminError::NotFound(m),
+            DomainError::Conflict(m) => AdminError::Conflict(m),
+            // Seeds are not applied through the admin API; should one ever be, its errors are
+            // the caller's.
+            e @ (DomainError::Denied(_)
+            | DomainError::SeedParse(_)
+            | DomainError::SeedEntry { .. }) => AdminError::Invalid(e.to_string()),
+            DomainError::Store(e) => AdminError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AcceptError> for AdminError {
+    fn from(e: AcceptError) -> Self {
+        match e {
+            AcceptError::Store(s) => s.into(),
+            other => AdminError::Invalid(other.to_string()),
         }
     }
 }

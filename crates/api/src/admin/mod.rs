@@ -3,7 +3,9 @@
 
 mod deliveries;
 mod error;
+mod requests;
 mod resources;
+mod responses;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};

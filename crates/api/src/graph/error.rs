@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use wabahook_domain::Denied;
 use wabahook_model::graph_error::codes;
 use wabahook_model::{ids, GraphErrorBody, GraphErrorEnvelope};
 use wabahook_store::StoreError;
@@ -110,6 +111,12 @@ impl GraphError {
             GraphError::InvalidToken => codes::INVALID_TOKEN,
             other => other.parts().2,
         }
+    }
+}
+
+impl From<Denied> for GraphError {
+    fn from(d: Denied) -> Self {
+        GraphError::Permission(d.to_string())
     }
 }
 

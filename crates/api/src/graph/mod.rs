@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
-use wabahook_model::Permission;
-use wabahook_store::{now_unix, Token, Waba};
+use wabahook_domain::access;
+use wabahook_store::{Token, Waba};
 
 pub use auth::Caller;
 pub use error::GraphError;
@@ -177,7 +177,7 @@ async fn waba_call(
         return Err(unknown(call, waba_id));
     };
     let waba = match state.store.waba(waba_id).await? {
-        Some(w) if token.access_to(&w.id).is_some() => w,
+        Some(w) if access::can_see(&token, &w.id) => w,
         _ => return Err(unknown(call, waba_id)),
     };
     if counted {
@@ -193,7 +193,7 @@ async fn waba_call(
             &token.app_id,
             &waba.id,
             registered,
-            now_unix(),
+            state.now_unix(),
         )
         .await?;
         if let Some(u) = usage {
@@ -203,24 +203,8 @@ async fn waba_call(
             }
         }
     }
-    if !token.has_permission(Permission::MANAGEMENT) {
-        return Err(GraphError::Permission(format!(
-            "Permissions error: the token lacks the {} permission",
-            Permission::MANAGEMENT
-        )));
-    }
+    access::require_management(&token)?;
     Ok((token, waba))
-}
-
-/// Refuses a change to `waba` unless the token holds MANAGE on it.
-fn require_manage(token: &Token, waba: &Waba) -> Result<(), GraphError> {
-    match token.access_to(&waba.id) {
-        Some(wabahook_model::AssetAccess::Manage) => Ok(()),
-        _ => Err(GraphError::Permission(format!(
-            "Permissions error: the token has VIEW but not MANAGE access to WhatsApp Business Account {}",
-            waba.id
-        ))),
-    }
 }
 
 /// Checks an override or callback URL: absolute http(s) with a host, at most `max` characters.

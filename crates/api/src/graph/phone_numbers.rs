@@ -6,11 +6,9 @@ use wabahook_store::CallbackOverride;
 
 use super::auth::{authenticate, Caller};
 use super::params::object_string;
-use super::{
-    check_callback, check_verify_token, require_manage, success, unknown, Call, GraphError,
-};
+use super::{check_callback, check_verify_token, success, unknown, Call, GraphError};
 use crate::AppState;
-use wabahook_model::Permission;
+use wabahook_domain::access;
 use wabahook_store::{PhoneNumber, Token, Waba};
 
 const MAX_OVERRIDE_URI: usize = 200;
@@ -35,15 +33,10 @@ async fn visible_number(
         return Err(unknown(call, id));
     };
     let waba = match state.store.waba(&number.waba_id).await? {
-        Some(w) if token.access_to(&w.id).is_some() => w,
+        Some(w) if access::can_see(&token, &w.id) => w,
         _ => return Err(unknown(call, id)),
     };
-    if !token.has_permission(Permission::MANAGEMENT) {
-        return Err(GraphError::Permission(format!(
-            "Permissions error: the token lacks the {} permission",
-            Permission::MANAGEMENT
-        )));
-    }
+    access::require_management(&token)?;
     Ok((token, number, waba))
 }
 
@@ -111,7 +104,7 @@ async fn webhook_configuration(
 
 pub async fn post(state: &AppState, call: &mut Call, id: &str) -> Result<Value, GraphError> {
     let (token, number, waba) = visible_number(state, call, id).await?;
-    require_manage(&token, &waba)?;
+    access::require_manage(&token, &waba)?;
     let conf = call
         .params
         .object("webhook_configuration")?

@@ -2,11 +2,10 @@
 //! optional WABA-level override callback.
 
 use serde_json::{json, Value};
+use wabahook_domain::access;
 use wabahook_store::CallbackOverride;
 
-use super::{
-    check_callback, check_verify_token, require_manage, success, waba_call, Call, GraphError,
-};
+use super::{check_callback, check_verify_token, success, waba_call, Call, GraphError};
 use crate::AppState;
 
 /// Meta's documented limit on override URLs.
@@ -32,19 +31,13 @@ pub async fn get(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Val
 
 pub async fn post(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Value, GraphError> {
     let (token, waba) = waba_call(state, call, waba_id, true).await?;
-    require_manage(&token, &waba)?;
+    access::require_manage(&token, &waba)?;
     let app =
         state.store.app(&token.app_id).await?.ok_or_else(|| {
             GraphError::Internal(format!("token {} names a missing app", token.id))
         })?;
-    if !wabahook_delivery::routing::app_may_edit(state.store.as_ref(), &app, &waba.business_id)
-        .await?
-    {
-        return Err(GraphError::Permission(format!(
-            "Permissions error: app {} is not owned by, nor granted access by, the business that owns WhatsApp Business Account {}; apps shared with a business cannot receive its webhooks",
-            app.id, waba.id
-        )));
-    }
+    let app_access = state.store.app_access(&app.id).await?;
+    access::require_app_may_edit(&app, &waba, &app_access)?;
     let uri = call.params.string("override_callback_uri")?;
     let verify_token = call.params.string("verify_token")?;
     let override_callback = match uri {
@@ -73,14 +66,15 @@ pub async fn post(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Va
 
 pub async fn delete(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Value, GraphError> {
     let (token, waba) = waba_call(state, call, waba_id, true).await?;
-    require_manage(&token, &waba)?;
-    state.store.unsubscribe_app(&token.app_id, &waba.id).await?;
-    // Unsubscribing stops pending deliveries at once; they stay in the log as cancelled.
-    let now = state.engine.clock().now_ms();
+    access::require_manage(&token, &waba)?;
+    // Unsubscribing stops pending deliveries at once, in the same transaction; they stay in
+    // the log as cancelled.
+    let now = state.now_ms();
     let cancelled = state
         .store
-        .cancel_pending(&token.app_id, &waba.id, now)
-        .await?;
+        .unsubscribe_app(&token.app_id, &waba.id, now)
+        .await?
+        .unwrap_or(0);
     if cancelled > 0 {
         tracing::info!(app = %token.app_id, waba = %waba.id, cancelled, "unsubscribed; pending deliveries cancelled");
     }

@@ -2,8 +2,8 @@
 //! and the fields it receives. Requires the app's own access token.
 
 use serde_json::{json, Value};
-use wabahook_model::{Field, WABA_OBJECT};
-use wabahook_store::{now_unix, App, AppSubscription, SubscribedField};
+use wabahook_domain::{fields, WABA_OBJECT};
+use wabahook_store::{App, AppSubscription, SubscribedField};
 
 use super::auth::{authenticate, Caller};
 use super::{check_callback, check_verify_token, success, unknown, Call, GraphError};
@@ -34,8 +34,8 @@ fn check_object(call: &Call, required: bool) -> Result<(), GraphError> {
     }
 }
 
-fn check_fields(fields: &[String]) -> Result<(), GraphError> {
-    if let Some(bad) = fields.iter().find(|f| !Field::is_well_formed(f)) {
+fn check_fields(names: &[String]) -> Result<(), GraphError> {
+    if let Some(bad) = names.iter().find(|f| !fields::is_well_formed(f)) {
         return Err(GraphError::param(format!(
             "Param fields contains {bad:?}, which is not a field name (lowercase letters, digits and _)"
         )));
@@ -133,7 +133,7 @@ pub async fn post(state: &AppState, call: &mut Call, app_id: &str) -> Result<Val
             .unwrap_or(false),
         active: true,
         fields: Vec::new(),
-        updated_at: now_unix(),
+        updated_at: state.now_unix(),
     };
     let version = call.version.to_string();
     let add: Vec<SubscribedField> = fields

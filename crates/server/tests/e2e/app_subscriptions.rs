@@ -265,7 +265,10 @@ async fn client_certificate_flag_is_kept() {
     )
     .await
     .assert_success();
-    let store = wabahook_store::open(&ctx.dir.store_url()).await.unwrap();
+    let clock = std::sync::Arc::new(wabahook_model::clock::SystemClock);
+    let store = wabahook_store::open(&ctx.dir.store_url(), clock)
+        .await
+        .unwrap();
     let sub = store.app_subscription(&w.app_id).await.unwrap().unwrap();
     assert!(sub.include_client_certificate);
     assert!(!sub.include_values);

@@ -34,6 +34,11 @@ pub(crate) fn seed(dir: &Path) -> std::path::PathBuf {
 
 /// Starts `wabahook serve` on a free port; returns the child and its base URL.
 pub(crate) fn spawn(dir: &crate::harness::TestDir) -> (Child, String) {
+    spawn_with(dir, &[])
+}
+
+/// Like [`spawn`], with more (or overriding) environment variables.
+pub(crate) fn spawn_with(dir: &crate::harness::TestDir, env: &[(&str, &str)]) -> (Child, String) {
     let flags = dir.database_flags();
     let dir = dir.path();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wabahook"));
@@ -57,6 +62,7 @@ pub(crate) fn spawn(dir: &crate::harness::TestDir) -> (Child, String) {
     .env("WABAHOOK_DELIVERY__TIMEOUT_MS", "1000")
     .env("WABAHOOK_DELIVERY__LEASE_MS", "1500")
     .env("WABAHOOK_DELIVERY__RETRY_SCHEDULE_SECS", "[0,1]")
+    .envs(env.iter().copied())
     .stderr(Stdio::null());
     spawn_serve(cmd)
 }
@@ -194,6 +200,53 @@ async fn sigkill_mid_delivery_loses_nothing() {
         )
         .unwrap();
     }
+}
+
+/// A restarted single node owns its SQLite file alone, so whatever the killed process had
+/// claimed is sent again at once, not after the lease (here ten minutes, far longer than the
+/// test waits).
+#[tokio::test]
+#[ignore = "claims are released at start in the next change"]
+async fn a_restarted_node_resends_in_flight_work_without_waiting_for_the_lease() {
+    let dir = crate::harness::test_dir();
+    seed(dir.path());
+    let rx = Receiver::start().await;
+    let long_lease = [("WABAHOOK_DELIVERY__LEASE_MS", "600000")];
+    let (mut child, base) = spawn_with(&dir, &long_lease);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    subscribe(&http, &base, &rx.url("/hook/slow")).await;
+    // The receiver answers slowly, so the node holds claimed, unfinished work when it dies.
+    rx.answer_after("/hook/slow", std::time::Duration::from_millis(300));
+    let accepted = send_events(&http, &(0..200).collect::<Vec<_>>(), |_| base.as_str()).await;
+    assert_eq!(accepted.len(), 200);
+    rx.wait_posts(3).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before_restart = seen_numbers(&rx).len();
+    assert!(
+        before_restart < 200,
+        "the kill came before everything was delivered"
+    );
+
+    rx.answer_after("/hook/slow", std::time::Duration::ZERO);
+    let (mut child, _base) = spawn_with(&dir, &long_lease);
+    let want: HashSet<i64> = accepted.iter().copied().collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut missing = want.len();
+    while std::time::Instant::now() < deadline {
+        missing = want.difference(&seen_numbers(&rx)).count();
+        if missing == 0 {
+            break;
+        }
+        rx.wait_for_post(std::time::Duration::from_millis(200))
+            .await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        missing, 0,
+        "{missing} events still undelivered a minute after the restart: their claims waited for the lease"
+    );
 }
 
 #[tokio::test]

@@ -242,7 +242,10 @@ async fn retries_after_500_timeout_and_refused_connections() {
         (rx.url("/slowpost"), "timeout"),
         ("http://127.0.0.1:9/hook".to_string(), "connect"),
     ] {
-        let store = wabahook_store::open(&ctx.dir.store_url()).await.unwrap();
+        let clock = std::sync::Arc::new(wabahook_model::clock::SystemClock);
+        let store = wabahook_store::open(&ctx.dir.store_url(), clock)
+            .await
+            .unwrap();
         let mut sub = store.app_subscription(&w.app_id).await.unwrap().unwrap();
         sub.callback_url = url.clone();
         store.save_app_subscription(&sub, &[]).await.unwrap();

@@ -433,6 +433,8 @@ pub struct Receiver {
     posts: Arc<Mutex<Vec<Post>>>,
     /// Status to answer POSTs to a path with, in turn; when used up, 200.
     pub script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
+    delays: Arc<Mutex<HashMap<String, Duration>>>,
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 /// A webhook POST as it arrived: raw bytes and headers.
@@ -454,6 +456,10 @@ struct ReceiverState {
     seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
     posts: Arc<Mutex<Vec<Post>>>,
     script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
+    /// How long to wait before answering POSTs to a path (recorded on arrival).
+    delays: Arc<Mutex<HashMap<String, Duration>>>,
+    /// Notified on every POST.
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 impl Receiver {
@@ -461,10 +467,14 @@ impl Receiver {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let posts = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(HashMap::new()));
+        let delays = Arc::new(Mutex::new(HashMap::new()));
+        let arrived = Arc::new(tokio::sync::Notify::new());
         let state = ReceiverState {
             seen: seen.clone(),
             posts: posts.clone(),
             script: script.clone(),
+            delays: delays.clone(),
+            arrived: arrived.clone(),
         };
         let app = Router::new()
             .route("/hook", get(echo).post(record))
@@ -483,7 +493,19 @@ impl Receiver {
             seen,
             posts,
             script,
+            delays,
+            arrived,
         }
+    }
+
+    /// Answers POSTs to `path` only after `delay` (they are recorded when they arrive).
+    pub fn answer_after(&self, path: &str, delay: Duration) {
+        self.delays.lock().unwrap().insert(path.to_string(), delay);
+    }
+
+    /// Waits until the next POST arrives, or `at_most`.
+    pub async fn wait_for_post(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.arrived.notified()).await;
     }
 
     /// Every webhook POST received so far.
@@ -499,34 +521,44 @@ impl Receiver {
             .insert(path.to_string(), statuses.to_vec());
     }
 
+    /// Waits until `done` holds for the POSTs received, checking on every arrival; `None`
+    /// after 20 s.
+    async fn wait_until(&self, done: impl Fn(&[Post]) -> bool) -> Option<Vec<Post>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            // Registered before the check, so an arrival in between is not missed.
+            let next = self.arrived.notified();
+            let p = self.posts();
+            if done(&p) {
+                return Some(p);
+            }
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// Waits (up to 20 s) until at least `n` POSTs arrived.
     pub async fn wait_posts(&self, n: usize) -> Vec<Post> {
-        for _ in 0..2000 {
-            let p = self.posts();
-            if p.len() >= n {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        match self.wait_until(|p| p.len() >= n).await {
+            Some(p) => p,
+            None => panic!("expected {n} POSTs, got {}", self.posts().len()),
         }
-        panic!("expected {n} POSTs, got {}", self.posts().len());
     }
 
     /// Waits (up to 20 s) until the POSTs carry at least `n` changes in all (batches count
     /// each of their changes).
     pub async fn wait_changes(&self, n: usize) -> Vec<Post> {
-        for _ in 0..2000 {
-            let p = self.posts();
-            let changes: usize = p
-                .iter()
+        let changes = |p: &[Post]| -> usize {
+            p.iter()
                 .flat_map(|post| post.json()["entry"].as_array().cloned().unwrap_or_default())
                 .map(|e| e["changes"].as_array().map_or(0, Vec::len))
-                .sum();
-            if changes >= n {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+                .sum()
+        };
+        match self.wait_until(|p| changes(p) >= n).await {
+            Some(p) => p,
+            None => panic!("expected {n} changes in {} POSTs", self.posts().len()),
         }
-        panic!("expected {n} changes in {} POSTs", self.posts().len());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -570,6 +602,11 @@ async fn record(
         headers,
         body: body.to_vec(),
     });
+    s.arrived.notify_waiters();
+    let delay = s.delays.lock().unwrap().get(&path).copied();
+    if let Some(d) = delay.filter(|d| !d.is_zero()) {
+        tokio::time::sleep(d).await;
+    }
     let mut script = s.script.lock().unwrap();
     match script.get_mut(&path) {
         Some(list) if !list.is_empty() => {

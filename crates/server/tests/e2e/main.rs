@@ -13,7 +13,6 @@ mod app_subscriptions;
 mod bad_input;
 mod crash;
 mod delivery;
-mod engine;
 mod nodes;
 mod permissions;
 mod phone_numbers;

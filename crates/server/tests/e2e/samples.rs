@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use wabahook_receiver::{signature, Notification, KNOWN_FIELDS};
+use wabahook_receiver::{signature, Notification, TYPED_FIELDS};
 
 use crate::harness::{Ctx, Receiver};
 
@@ -13,10 +13,10 @@ async fn every_field_has_a_sample_that_arrives_typed() {
     let ctx = Ctx::start().await;
     let rx = Receiver::start().await;
     let w = ctx.world(true).await;
-    w.subscribe(&ctx, &rx.url("/hook/samples"), &KNOWN_FIELDS.join(","))
+    w.subscribe(&ctx, &rx.url("/hook/samples"), &TYPED_FIELDS.join(","))
         .await;
 
-    for field in KNOWN_FIELDS {
+    for field in TYPED_FIELDS {
         let r = ctx
             .admin_post(
                 "events",
@@ -39,7 +39,7 @@ async fn every_field_has_a_sample_that_arrives_typed() {
         json!(w.phone_id)
     );
 
-    let want = KNOWN_FIELDS.len() + 1;
+    let want = TYPED_FIELDS.len() + 1;
     let mut seen = BTreeSet::new();
     let mut changes = 0;
     for _ in 0..200 {
@@ -70,7 +70,7 @@ async fn every_field_has_a_sample_that_arrives_typed() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(changes, want);
-    let all: BTreeSet<String> = KNOWN_FIELDS.iter().map(|f| f.to_string()).collect();
+    let all: BTreeSet<String> = TYPED_FIELDS.iter().map(|f| f.to_string()).collect();
     assert_eq!(seen, all);
 }
 

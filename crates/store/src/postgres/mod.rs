@@ -7,37 +7,35 @@
 //! (from a trigger, sent at commit); each node `LISTEN`s and wakes its workers, with polling
 //! left as the fallback.
 
+mod hot;
+mod listen;
+
 use std::str::FromStr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, Postgres};
 use tokio::sync::Notify;
+use wabahook_model::clock::Clock;
 
+use crate::backend::{Backend, Shared, WorldWatch};
+use crate::concerns::deliveries::{ClaimRequest, DEFER_TARGET, RELEASE};
+use crate::concerns::events::EventWrite;
 use crate::records::*;
-use crate::rows::*;
-use crate::shared::{conflict_clause, hot_sql, shared_store, ClaimRequest, EventWrite, WorldWatch};
-use crate::{OnConflict, Replay, StoreError, StoreResult};
+use crate::sql::{args, Sql};
+use crate::{StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The channel new work is announced on.
-const WORK_CHANNEL: &str = "wabahook_work";
-/// The channel changes to the world are announced on (triggers, migration 0003).
-const WORLD_CHANNEL: &str = "wabahook_world";
 
 /// Connections per node unless the URL says otherwise (`?pool_size=N`).
 pub const DEFAULT_POOL_SIZE: u32 = 16;
 
 pub struct PgStore {
-    write: PgPool,
-    /// The same pool as `write`: PostgreSQL needs no separate readers.
-    read: PgPool,
-    claim_turn: std::sync::atomic::AtomicUsize,
+    /// Its `read` pool is the `write` one: PostgreSQL needs no separate readers.
+    shared: Shared<Postgres>,
     work: Arc<Notify>,
-    world: Arc<WorldWatch>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -81,7 +79,7 @@ fn split_pool_size(url: &str) -> StoreResult<(String, u32)> {
 impl PgStore {
     /// Connects to the database at `url`, runs pending migrations (under sqlx's advisory lock, so
     /// nodes starting together take turns) and starts listening for new work.
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
         let (url, pool_size) = split_pool_size(url)?;
         let options = PgConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
@@ -94,31 +92,32 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         let work = Arc::new(Notify::new());
         let world = Arc::new(WorldWatch::default());
-        let listener = tokio::spawn(listen(pool.clone(), work.clone(), world.clone()));
+        let listener = tokio::spawn(listen::listen(pool.clone(), work.clone(), world.clone()));
         Ok(PgStore {
-            write: pool.clone(),
-            read: pool,
-            claim_turn: std::sync::atomic::AtomicUsize::new(0),
+            shared: Shared::new(pool.clone(), pool, world, clock),
             work,
-            world,
             listener,
         })
     }
+}
 
-    async fn write_event(
-        &self,
-        event: &Event,
-        deliveries: &[NewDelivery],
-        expires_at_ms: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        let write = EventWrite {
-            event,
-            deliveries,
-            expires_at_ms,
-        };
-        let written = PgStore::insert_events_in(&mut tx, std::slice::from_ref(&write)).await?;
-        for result in written {
+/// The hot path as multi-row statements ([`hot`]), each call a transaction of its own; other
+/// nodes hear of new work and world changes by `NOTIFY` ([`listen`]).
+#[async_trait]
+impl Backend for PgStore {
+    type Db = Postgres;
+
+    const BEGIN_WRITE: &'static str = "BEGIN";
+
+    const COUNT_TO: &'static str = "WITH n(i) AS (SELECT * FROM generate_series(1, $1))";
+
+    fn shared(&self) -> &Shared<Postgres> {
+        &self.shared
+    }
+
+    async fn write_event(&self, write: EventWrite<'_>) -> StoreResult<()> {
+        let mut tx = self.shared.write.begin().await?;
+        for result in hot::insert_events_in(&mut tx, std::slice::from_ref(&write)).await? {
             result?;
         }
         tx.commit().await?;
@@ -129,48 +128,38 @@ impl PgStore {
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        PgStore::finish_attempts_in(&mut tx, results).await?;
+        let mut tx = self.shared.write.begin().await?;
+        hot::finish_attempts_in(&mut tx, results).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
+        let mut tx = self.shared.write.begin().await?;
+        let claimed = hot::claim_due_in(&mut tx, request).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
     async fn write_release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.shared.write.begin().await?;
         for d in deliveries {
-            sqlx::query(hot_sql::RELEASE)
-                .bind(at_ms)
-                .bind(d.id)
-                .bind(d.claim_seq)
-                .execute(&mut *tx)
-                .await?;
+            Postgres::run(&mut tx, RELEASE, &args![at_ms, d.id, d.claim_seq]).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn write_defer(&self, target_url: &str, until_ms: i64) -> StoreResult<()> {
-        sqlx::query(hot_sql::DEFER_TARGET)
-            .bind(target_url)
-            .bind(until_ms)
-            .execute(&self.write)
+        self.shared
+            .write_one(DEFER_TARGET, &args![target_url, until_ms])
             .await?;
         Ok(())
     }
 
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
-        let mut tx = self.write.begin().await?;
-        let claimed = PgStore::claim_due_in(&mut tx, request).await?;
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
     /// Inserted deliveries announce themselves (trigger); replays call this.
     async fn announce_work(&self, tx: &mut PgConnection) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WORK_CHANNEL)
-            .execute(tx)
-            .await?;
+        Postgres::run(tx, "SELECT pg_notify($1, '')", &args![listen::WORK_CHANNEL]).await?;
         Ok(())
     }
 
@@ -178,208 +167,11 @@ impl PgStore {
         self.work.notified().await
     }
 
-    /// Rows another node is claiming are skipped, not waited for.
-    const LOCK_CLAIMED: &'static str = " FOR UPDATE SKIP LOCKED";
-    const BEGIN_WRITE: &'static str = "BEGIN";
-    const EVENTS_IN_JSON: &'static str = "SELECT json_array_elements_text(CAST($1 AS JSON))";
-}
-
-/// Wakes `work` on every work notification and counts world changes. A lost connection is
-/// reopened; while it is down the workers' polling carries on alone, and nothing derived from
-/// the world is kept (changes made meanwhile would go unnoticed).
-async fn listen(pool: PgPool, work: Arc<Notify>, world: Arc<WorldWatch>) {
-    loop {
-        world.listening.store(false, Ordering::SeqCst);
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open the LISTEN connection; polling only");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen_all([WORK_CHANNEL, WORLD_CHANNEL]).await {
-            tracing::warn!(error = %e, "LISTEN failed; polling only");
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            continue;
-        }
-        // Whatever changed before this point is covered by a new generation.
-        world.changed();
-        world.listening.store(true, Ordering::SeqCst);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) if n.channel() == WORLD_CHANNEL => world.changed(),
-                Ok(Some(_)) => work.notify_one(),
-                // The connection was lost: reconnect from scratch. Work announced in the gap is
-                // found by polling (and by this wake-up).
-                Ok(None) => {
-                    work.notify_one();
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN connection failed; reconnecting");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
-                }
-            }
-        }
-    }
-}
-
-shared_store!(PgStore, PgConnection, PgRow);
-
-/// The hot path as multi-row statements: each statement is a round trip to the server.
-impl PgStore {
-    /// Claims due deliveries inside the caller's transaction (see [`Store::claim_due`]).
-    fn claim_due_in<'a>(
-        tx: &'a mut PgConnection,
-        r: crate::shared::ClaimRequest,
-    ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<Claimed>>> {
-        Box::pin(async move {
-            let mut targets: Vec<String> = sqlx::query_scalar(hot_sql::CLAIM_TARGETS)
-                .bind(r.now_ms)
-                .fetch_all(&mut *tx)
-                .await?;
-            crate::shared::take_turns(&mut targets, r.turn);
-            let sql = hot_sql::claim_target(Self::LOCK_CLAIMED);
-            let mut rows: Vec<DeliveryRow> = Vec::new();
-            for url in &targets {
-                let room = r.limit - rows.len() as i64;
-                if room <= 0 {
-                    break;
-                }
-                let got: Vec<DeliveryRow> = sqlx::query_as(&sql)
-                    .bind(r.now_ms + r.lease_ms)
-                    .bind(url)
-                    .bind(r.now_ms)
-                    .bind(room.min(r.per_target))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                rows.extend(got);
-            }
-            if rows.is_empty() {
-                return Ok(Vec::new());
-            }
-            let deliveries = rows
-                .into_iter()
-                .map(Delivery::try_from)
-                .collect::<StoreResult<Vec<_>>>()?;
-            // All their events in one query, not one per delivery.
-            let ids_json = crate::shared::event_ids_json(&deliveries)?;
-            let events: std::collections::HashMap<String, Event> =
-                sqlx::query_as::<_, EventRow>(&hot_sql::claimed_events(Self::EVENTS_IN_JSON))
-                    .bind(ids_json)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|r| {
-                        let e = Event::from(r);
-                        (e.id.clone(), e)
-                    })
-                    .collect();
-            crate::shared::pair_with_events(deliveries, events)
-        })
-    }
-
-    /// Writes events and their deliveries inside the caller's transaction, a hundred
-    /// rows per statement (each statement is a round trip). An event whose id is taken
-    /// (stored before, or given earlier in `events`) is skipped with its deliveries, and
-    /// its result says so; the others are written. The outer error is the database's own
-    /// failure, which spoils the whole transaction.
-    fn insert_events_in<'a>(
-        tx: &'a mut PgConnection,
-        events: &'a [crate::shared::EventWrite<'a>],
-    ) -> crate::shared::BoxFuture<'a, StoreResult<Vec<StoreResult<()>>>> {
-        Box::pin(async move {
-            let first = crate::shared::first_writes(events);
-            let candidates: Vec<&crate::shared::EventWrite<'a>> = events
-                .iter()
-                .zip(&first)
-                .filter_map(|(w, first)| first.then_some(w))
-                .collect();
-            // Taken ids are skipped rather than failing the statement, so no savepoint
-            // is needed to keep the rest.
-            let mut written = std::collections::HashSet::new();
-            for chunk in candidates.chunks(100) {
-                let sql = hot_sql::insert_events(chunk.len());
-                let mut q = sqlx::query_scalar::<_, String>(&sql);
-                for w in chunk {
-                    let e = w.event;
-                    q = q
-                        .bind(e.id.as_str())
-                        .bind(e.waba_id.as_str())
-                        .bind(e.field.as_str())
-                        .bind(e.value_json.as_str())
-                        .bind(e.phone_number_id.as_deref())
-                        .bind(e.time)
-                        .bind(e.created_at_ms);
-                }
-                written.extend(q.fetch_all(&mut *tx).await?);
-            }
-            let results = crate::shared::event_results(events, &first, &written);
-            let all: Vec<(&crate::shared::EventWrite<'a>, &NewDelivery)> = events
-                .iter()
-                .zip(&results)
-                .filter(|(_, r)| r.is_ok())
-                .flat_map(|(w, _)| w.deliveries.iter().map(move |d| (w, d)))
-                .collect();
-            for chunk in all.chunks(100) {
-                let sql = hot_sql::insert_deliveries(chunk.len());
-                let mut q = sqlx::query(&sql);
-                for (w, d) in chunk {
-                    let e = w.event;
-                    q = q
-                        .bind(e.id.as_str())
-                        .bind(d.app_id.as_str())
-                        .bind(e.waba_id.as_str())
-                        .bind(e.field.as_str())
-                        .bind(d.target_url.as_str())
-                        .bind(e.created_at_ms)
-                        .bind(e.created_at_ms)
-                        .bind(w.expires_at_ms);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            Ok(results)
-        })
-    }
-
-    /// Records attempts and applies their outcomes inside the caller's transaction, a
-    /// hundred rows per statement (each statement is a round trip).
-    fn finish_attempts_in<'a>(
-        tx: &'a mut PgConnection,
-        results: &'a [(Delivery, Attempt, AttemptOutcome)],
-    ) -> crate::shared::BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            for chunk in results.chunks(100) {
-                let sql = hot_sql::insert_attempts(chunk.len());
-                let mut q = sqlx::query(&sql);
-                for (d, a, _) in chunk {
-                    q = q
-                        .bind(d.id)
-                        .bind(a.at_ms)
-                        .bind(a.status)
-                        .bind(a.latency_ms)
-                        .bind(a.error_class.as_deref())
-                        .bind(a.response_head.as_str());
-                }
-                q.execute(&mut *tx).await?;
-
-                let sql = hot_sql::finish_deliveries(chunk.len());
-                let mut q = sqlx::query(&sql);
-                for (d, a, outcome) in chunk {
-                    let (state, next, finished) = crate::shared::outcome_columns(a, outcome);
-                    q = q
-                        .bind(d.id)
-                        .bind(d.claim_seq)
-                        .bind(state)
-                        .bind(next)
-                        .bind(finished);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            Ok(())
-        })
+    /// A bulk load changes the table's shape at once; without fresh statistics the planner
+    /// would keep plans made for an empty table until autovacuum comes round.
+    async fn after_bulk_load(&self) -> StoreResult<()> {
+        self.shared.write_one("ANALYZE deliveries", &[]).await?;
+        Ok(())
     }
 }
 

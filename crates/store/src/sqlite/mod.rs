@@ -12,35 +12,34 @@ mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::SqliteRow;
+use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
+use wabahook_model::clock::Clock;
 
 use writer::{WriteJob, WriteOp, Written};
 
+use crate::backend::{Backend, Shared, WorldWatch};
+use crate::concerns::deliveries::ClaimRequest;
+use crate::concerns::events::EventWrite;
 use crate::records::*;
-use crate::rows::*;
-use crate::shared::{conflict_clause, shared_store, ClaimRequest, WorldWatch};
-use crate::{OnConflict, Replay, StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
-    write: SqlitePool,
-    read: SqlitePool,
+    /// The world watch here is moved on by this process only: it is the file's only writer.
+    shared: Shared<Sqlite>,
     committer: mpsc::Sender<WriteJob>,
-    /// Which target a claim starts with; turns so that targets share claims fairly.
-    claim_turn: std::sync::atomic::AtomicUsize,
-    /// Moved on by every world write; this process is the file's only writer.
-    world: WorldWatch,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and runs pending migrations.
-    pub async fn open(path: &str) -> StoreResult<Self> {
+    pub async fn open(path: &str, clock: Arc<dyn Clock>) -> StoreResult<Self> {
         // The writer thread opens the same file on a connection of its own; an in-memory
         // database or connection options would give it a different database.
         if path.is_empty() || path.starts_with(":memory:") || path.contains('?') {
@@ -72,12 +71,10 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let committer = writer::start(path)?;
+        let world = Arc::new(WorldWatch::always_listening());
         Ok(SqliteStore {
-            write,
-            read,
+            shared: Shared::new(write, read, world, clock),
             committer,
-            claim_turn: std::sync::atomic::AtomicUsize::new(0),
-            world: WorldWatch::always_listening(),
         })
     }
 
@@ -93,19 +90,27 @@ impl SqliteStore {
     }
 }
 
-shared_store!(SqliteStore, SqliteConnection, SqliteRow);
+/// The hot path goes to the writer thread; everything else runs on the shared concerns' pools.
+#[async_trait]
+impl Backend for SqliteStore {
+    type Db = Sqlite;
 
-impl SqliteStore {
-    async fn write_event(
-        &self,
-        event: &Event,
-        deliveries: &[NewDelivery],
-        expires_at_ms: i64,
-    ) -> StoreResult<()> {
+    /// Takes the write lock at once: a transaction that read first and then wrote could fail
+    /// outright (not wait) when the hot writer committed in between.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
+    const COUNT_TO: &'static str =
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)";
+
+    fn shared(&self) -> &Shared<Sqlite> {
+        &self.shared
+    }
+
+    async fn write_event(&self, w: EventWrite<'_>) -> StoreResult<()> {
         self.commit(WriteOp::InsertEvent(
-            event.clone(),
-            deliveries.to_vec(),
-            expires_at_ms,
+            w.event.clone(),
+            w.deliveries.to_vec(),
+            w.expires_at_ms,
         ))
         .await
         .map(|_| ())
@@ -120,6 +125,13 @@ impl SqliteStore {
             .map(|_| ())
     }
 
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
+        match self.commit(WriteOp::Claim(request)).await? {
+            Written::Claimed(claimed) => Ok(claimed),
+            Written::Done => Ok(Vec::new()),
+        }
+    }
+
     async fn write_release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
         self.commit(WriteOp::Release(deliveries.to_vec(), at_ms))
             .await
@@ -132,13 +144,6 @@ impl SqliteStore {
             .map(|_| ())
     }
 
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
-        match self.commit(WriteOp::Claim(request)).await? {
-            Written::Claimed(claimed) => Ok(claimed),
-            Written::Done => Ok(Vec::new()),
-        }
-    }
-
     /// One node owns a SQLite file, and its engine is woken directly.
     async fn announce_work(&self, _tx: &mut SqliteConnection) -> StoreResult<()> {
         Ok(())
@@ -148,9 +153,9 @@ impl SqliteStore {
         std::future::pending::<()>().await
     }
 
-    /// Takes the write lock at once: a transaction that read first and then wrote could fail
-    /// outright (not wait) when the hot writer committed in between.
-    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    async fn after_bulk_load(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -160,7 +165,7 @@ mod tests {
     #[tokio::test]
     async fn only_a_plain_file_path_is_accepted() {
         for bad in ["", ":memory:", "x.db?mode=rwc"] {
-            match SqliteStore::open(bad).await {
+            match SqliteStore::open(bad, Arc::new(wabahook_model::clock::SystemClock)).await {
                 Err(StoreError::Config(m)) => assert!(m.contains("plain file path"), "{m}"),
                 Err(e) => panic!("{bad:?}: unexpected error {e}"),
                 Ok(_) => panic!("{bad:?} was accepted"),

@@ -8,17 +8,20 @@
 //! so a group is one stretch of work on one thread rather than a round trip per statement
 //! through an async runtime busy with HTTP.
 //!
-//! The statements are the shared ones ([`hot_sql`]), run a row at a time.
+//! The statements are the ones the concerns define for both backends' hot paths
+//! ([`crate::concerns::events`], [`crate::concerns::deliveries`]), run a row at a time; rows are
+//! read by the concerns' readers through [`Columns`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::concerns::deliveries::{self, ClaimRequest};
+use crate::concerns::events::{self, EventWrite};
 use crate::records::*;
-use crate::rows::{DeliveryRow, EventRow};
-use crate::shared::{self, hot_sql, ClaimRequest, EventWrite};
+use crate::sql::Columns;
 use crate::{StoreError, StoreResult};
 
 /// A write that may share a transaction (and so one fsync) with others.
@@ -68,13 +71,13 @@ pub(super) fn start(path: &str) -> StoreResult<mpsc::Sender<WriteJob>> {
     )?;
     conn.set_prepared_statement_cache_capacity(16);
     let sql = Statements {
-        insert_event: hot_sql::insert_events(1),
-        insert_delivery: hot_sql::insert_deliveries(1),
-        insert_attempt: hot_sql::insert_attempts(1),
-        finish_delivery: hot_sql::finish_deliveries(1),
+        insert_event: events::insert_events_sql(1),
+        insert_delivery: deliveries::insert_deliveries_sql(1),
+        insert_attempt: deliveries::insert_attempts_sql(1),
+        finish_delivery: deliveries::finish_deliveries_sql(1),
         // The single writer serialises claims; nothing to lock.
-        claim_target: hot_sql::claim_target(""),
-        claimed_events: hot_sql::claimed_events("SELECT value FROM json_each($1)"),
+        claim_target: deliveries::claim_target_sql(""),
+        claimed_events: events::claimed_events_sql("SELECT value FROM json_each($1)"),
     };
     let (jobs, queue) = mpsc::channel(4 * GROUP_MAX);
     std::thread::Builder::new()
@@ -144,14 +147,14 @@ fn commit_group(
                     a.error_class,
                     a.response_head
                 ])?;
-                let (state, next, finished) = shared::outcome_columns(a, outcome);
+                let (state, next, finished) = deliveries::outcome_columns(a, outcome);
                 finish.execute(params![d.id, d.claim_seq, state, next, finished])?;
             }
         }
     }
     {
-        let mut release = tx.prepare_cached(hot_sql::RELEASE)?;
-        let mut defer = tx.prepare_cached(hot_sql::DEFER_TARGET)?;
+        let mut release = tx.prepare_cached(deliveries::RELEASE)?;
+        let mut defer = tx.prepare_cached(deliveries::DEFER_TARGET)?;
         for job in group {
             match &job.op {
                 WriteOp::Release(deliveries, at_ms) => {
@@ -166,7 +169,7 @@ fn commit_group(
             }
         }
     }
-    let events: Vec<EventWrite<'_>> = group
+    let writes: Vec<EventWrite<'_>> = group
         .iter()
         .filter_map(|j| match &j.op {
             WriteOp::InsertEvent(event, deliveries, expires_at_ms) => Some(EventWrite {
@@ -177,12 +180,12 @@ fn commit_group(
             _ => None,
         })
         .collect();
-    let first = shared::first_writes(&events);
+    let first = events::first_writes(&writes);
     let mut written = HashSet::new();
     {
         let mut insert_event = tx.prepare_cached(&sql.insert_event)?;
         let mut insert_delivery = tx.prepare_cached(&sql.insert_delivery)?;
-        for (w, _) in events.iter().zip(&first).filter(|(_, first)| **first) {
+        for (w, _) in writes.iter().zip(&first).filter(|(_, first)| **first) {
             let e = w.event;
             // A taken id returns no row and writes nothing.
             let inserted = insert_event
@@ -215,7 +218,7 @@ fn commit_group(
             written.insert(e.id.clone());
         }
     }
-    let mut event_results = shared::event_results(&events, &first, &written).into_iter();
+    let mut event_results = events::event_results(&writes, &first, &written).into_iter();
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         results.push(match &job.op {
@@ -233,7 +236,7 @@ fn commit_group(
     Ok(results)
 }
 
-/// Leases due deliveries target by target (see [`crate::Store::claim_due`]). The inner error
+/// Leases due deliveries target by target (see [`crate::DeliveryQueue::claim_due`]). The inner error
 /// is stored data that cannot be read, which fails this claim only.
 fn claim(
     tx: &rusqlite::Transaction<'_>,
@@ -241,49 +244,76 @@ fn claim(
     r: ClaimRequest,
 ) -> rusqlite::Result<StoreResult<Vec<Claimed>>> {
     let mut targets: Vec<String> = tx
-        .prepare_cached(hot_sql::CLAIM_TARGETS)?
+        .prepare_cached(deliveries::CLAIM_TARGETS)?
         .query_map([r.now_ms], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    shared::take_turns(&mut targets, r.turn);
-    let mut rows: Vec<DeliveryRow> = Vec::new();
+    deliveries::take_turns(&mut targets, r.turn);
+    let mut claimed: Vec<Delivery> = Vec::new();
     let mut take = tx.prepare_cached(&sql.claim_target)?;
     for url in &targets {
-        let room = r.limit - rows.len() as i64;
+        let room = r.limit - claimed.len() as i64;
         if room <= 0 {
             break;
         }
-        let got = take.query_map(
-            params![r.now_ms + r.lease_ms, url, r.now_ms, room.min(r.per_target)],
-            DeliveryRow::from_sqlite,
-        )?;
-        for row in got {
-            rows.push(row?);
+        let rows = take.query(params![
+            r.now_ms + r.lease_ms,
+            url,
+            r.now_ms,
+            room.min(r.per_target)
+        ])?;
+        match read_all(rows, deliveries::read_delivery)? {
+            Ok(got) => claimed.extend(got),
+            Err(e) => return Ok(Err(e)),
         }
     }
-    if rows.is_empty() {
+    if claimed.is_empty() {
         return Ok(Ok(Vec::new()));
     }
-    let deliveries = match rows
-        .into_iter()
-        .map(Delivery::try_from)
-        .collect::<StoreResult<Vec<_>>>()
-    {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e)),
-    };
-    let ids_json = match shared::event_ids_json(&deliveries) {
+    let ids_json = match deliveries::event_ids_json(&claimed) {
         Ok(j) => j,
         Err(e) => return Ok(Err(e)),
     };
-    let events: HashMap<String, Event> = tx
-        .prepare_cached(&sql.claimed_events)?
-        .query_map([ids_json], EventRow::from_sqlite)?
-        .map(|r| {
-            r.map(|r| {
-                let e = Event::from(r);
-                (e.id.clone(), e)
-            })
-        })
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(shared::pair_with_events(deliveries, events))
+    let mut query = tx.prepare_cached(&sql.claimed_events)?;
+    let events = match read_all(query.query([ids_json])?, events::read_event)? {
+        Ok(events) => events.into_iter().map(|e| (e.id.clone(), e)).collect(),
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(deliveries::pair_with_events(claimed, events))
+}
+
+/// Every row of `rows`, each made a record by `read`. The outer error is the database's own; the
+/// inner one a row that cannot be read.
+fn read_all<T>(
+    mut rows: rusqlite::Rows<'_>,
+    read: fn(&dyn Columns) -> StoreResult<T>,
+) -> rusqlite::Result<StoreResult<Vec<T>>> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        match read(&Row(row)) {
+            Ok(record) => out.push(record),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// A rusqlite row, read like the sqlx rows of the concerns.
+struct Row<'r, 's>(&'r rusqlite::Row<'s>);
+
+impl Columns for Row<'_, '_> {
+    fn text(&self, i: usize) -> StoreResult<String> {
+        Ok(self.0.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> StoreResult<Option<String>> {
+        Ok(self.0.get(i)?)
+    }
+    fn int(&self, i: usize) -> StoreResult<i64> {
+        Ok(self.0.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> StoreResult<Option<i64>> {
+        Ok(self.0.get(i)?)
+    }
+    fn flag(&self, i: usize) -> StoreResult<bool> {
+        Ok(self.0.get(i)?)
+    }
 }

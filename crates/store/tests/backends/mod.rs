@@ -1,6 +1,10 @@
 //! The two stores every store test runs against: a SQLite file in a temporary directory and a
 //! fresh PostgreSQL database.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use wabahook_model::clock::{Clock, SystemClock};
 use wabahook_store::testing::TestDatabase;
 use wabahook_store::DynStore;
 
@@ -18,12 +22,54 @@ impl Backend {
         Backend::Postgres(TestDatabase::create().await)
     }
 
-    /// Opens a store on the backend; opening twice gives two nodes on one database.
-    pub async fn open(&self) -> DynStore {
-        let url = match self {
+    /// The database's URL, for `wabahook_store::open` or a connection of the test's own.
+    pub fn url(&self) -> String {
+        match self {
             Backend::Sqlite(dir) => format!("sqlite://{}", dir.path().join("store.db").display()),
             Backend::Postgres(db) => db.url().to_string(),
-        };
-        wabahook_store::open(&url).await.unwrap()
+        }
+    }
+
+    /// Opens a store on the backend; opening twice gives two nodes on one database.
+    pub async fn open(&self) -> DynStore {
+        self.open_with(Arc::new(SystemClock)).await
+    }
+
+    /// Runs `sql` (one or more statements) on a connection of the test's own, behind the
+    /// store's back: for faults a test injects.
+    #[allow(dead_code)] // Not every test binary that includes this module injects faults.
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = self.url();
+        match self {
+            Backend::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres(_) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
+    /// [`Backend::open`] with a clock of the test's choosing.
+    pub async fn open_with(&self, clock: Arc<dyn Clock>) -> DynStore {
+        wabahook_store::open(&self.url(), clock).await.unwrap()
+    }
+}
+
+/// Waits until `ready` holds, checking every few milliseconds; panics with `what` after
+/// `deadline`. For conditions that come true in the background (a `LISTEN` connection, a
+/// notification), so that no test sleeps a fixed time and hopes.
+#[allow(dead_code)] // Not every test binary that includes this module waits.
+pub async fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    let give_up = tokio::time::Instant::now() + deadline;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "gave up after {deadline:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -1,37 +1,19 @@
 //! Creating and changing the simulated world (businesses, WABAs, phone numbers, apps, access,
 //! tokens) with the rules that keep it consistent. The admin API and seed files both go
 //! through here, so an object a seed can declare is exactly an object the admin API accepts.
+//!
+//! The `New*` inputs are also the entries of seed files, hence `Deserialize`; the admin API has
+//! request types of its own that convert into them.
 
 use serde::Deserialize;
-use wabahook_model::{ids, secrets, AssetAccess, Field};
+use wabahook_model::clock::Clock;
+use wabahook_model::{ids, secrets, AssetAccess};
 use wabahook_store::{
-    now_unix, AccessRole, App, AppAccess, Business, OnConflict, PhoneNumber, Store, StoreError,
-    Token, TokenAsset, Waba,
+    AccessRole, App, AppAccess, Business, OnConflict, PhoneNumber, Store, Token, TokenAsset, Waba,
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum WorldError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for WorldError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => WorldError::Conflict(format!("{what} already exists")),
-            StoreError::Invalid(msg) => WorldError::Invalid(msg),
-            other => WorldError::Store(other),
-        }
-    }
-}
-
-type WorldResult<T> = Result<T, WorldError>;
+use crate::error::{DomainError, DomainResult};
+use crate::{access, fields};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,74 +90,85 @@ pub struct PutToken {
     pub access_token: Option<String>,
 }
 
-fn check_name(what: &str, name: &str) -> WorldResult<()> {
+fn check_name(what: &str, name: &str) -> DomainResult<()> {
     if name.trim().is_empty() {
-        return Err(WorldError::Invalid(format!("{what} must not be empty")));
+        return Err(DomainError::Invalid(format!("{what} must not be empty")));
     }
     if name.chars().count() > 256 {
-        return Err(WorldError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "{what} must be at most 256 characters"
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(WorldError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "{what} must not contain control characters"
         )));
     }
     Ok(())
 }
 
-fn check_id(what: &str, id: &Option<String>) -> WorldResult<String> {
+fn check_id(what: &str, id: &Option<String>) -> DomainResult<String> {
     match id {
         Some(id) if ids::is_graph_id(id) => Ok(id.clone()),
-        Some(id) => Err(WorldError::Invalid(format!(
+        Some(id) => Err(DomainError::Invalid(format!(
             "{what} {id:?} is not a Graph id (15 to 17 digits, not starting with 0)"
         ))),
         None => Ok(ids::new_graph_id()),
     }
 }
 
-fn check_secret_like(what: &str, s: &str, min: usize, max: usize) -> WorldResult<()> {
+fn check_secret_like(what: &str, s: &str, min: usize, max: usize) -> DomainResult<()> {
     let ok = (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic() && b != b'|');
     if ok {
         Ok(())
     } else {
-        Err(WorldError::Invalid(format!(
+        Err(DomainError::Invalid(format!(
             "{what} must be {min} to {max} printable ASCII characters without '|' or spaces"
         )))
     }
 }
 
-async fn business_must_exist(store: &dyn Store, id: &str) -> WorldResult<Business> {
+/// Creation times are Unix seconds on the one clock the store and the engine read.
+fn unix_seconds(clock: &dyn Clock) -> i64 {
+    clock.now_ms().div_euclid(1000)
+}
+
+async fn business_must_exist(store: &dyn Store, id: &str) -> DomainResult<Business> {
     store
         .business(id)
         .await?
-        .ok_or_else(|| WorldError::Invalid(format!("business_id: no business {id}")))
+        .ok_or_else(|| DomainError::Invalid(format!("business_id: no business {id}")))
 }
 
 pub async fn put_business(
     store: &dyn Store,
+    clock: &dyn Clock,
     input: NewBusiness,
     mode: OnConflict,
-) -> WorldResult<Business> {
+) -> DomainResult<Business> {
     check_name("name", &input.name)?;
     let b = Business {
         id: check_id("id", &input.id)?,
         name: input.name,
-        created_at: now_unix(),
+        created_at: unix_seconds(clock),
     };
     store.put_business(&b, mode).await?;
     Ok(store.business(&b.id).await?.unwrap_or(b))
 }
 
-pub async fn put_waba(store: &dyn Store, input: NewWaba, mode: OnConflict) -> WorldResult<Waba> {
+pub async fn put_waba(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    input: NewWaba,
+    mode: OnConflict,
+) -> DomainResult<Waba> {
     check_name("name", &input.name)?;
     business_must_exist(store, &input.business_id).await?;
     let w = Waba {
         id: check_id("id", &input.id)?,
         business_id: input.business_id,
         name: input.name,
-        created_at: now_unix(),
+        created_at: unix_seconds(clock),
     };
     store.put_waba(&w, mode).await?;
     Ok(store.waba(&w.id).await?.unwrap_or(w))
@@ -183,9 +176,10 @@ pub async fn put_waba(store: &dyn Store, input: NewWaba, mode: OnConflict) -> Wo
 
 pub async fn put_phone_number(
     store: &dyn Store,
+    clock: &dyn Clock,
     input: NewPhoneNumber,
     mode: OnConflict,
-) -> WorldResult<PhoneNumber> {
+) -> DomainResult<PhoneNumber> {
     check_name("verified_name", &input.verified_name)?;
     let digits = input
         .display_phone_number
@@ -197,12 +191,12 @@ pub async fn put_phone_number(
         .bytes()
         .all(|b| b.is_ascii_digit() || b" +-()".contains(&b));
     if !shape_ok || !(5..=20).contains(&digits) || input.display_phone_number.len() > 32 {
-        return Err(WorldError::Invalid(
+        return Err(DomainError::Invalid(
             "display_phone_number must be a phone number of 5 to 20 digits (digits, spaces, '+', '-', parentheses)".into(),
         ));
     }
     if store.waba(&input.waba_id).await?.is_none() {
-        return Err(WorldError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "waba_id: no WABA {}",
             input.waba_id
         )));
@@ -213,7 +207,7 @@ pub async fn put_phone_number(
         display_phone_number: input.display_phone_number,
         verified_name: input.verified_name,
         registered: input.registered,
-        created_at: now_unix(),
+        created_at: unix_seconds(clock),
     };
     store.put_phone_number(&p, mode).await?;
     Ok(store.phone_number(&p.id).await?.unwrap_or(p))
@@ -221,16 +215,21 @@ pub async fn put_phone_number(
 
 /// Creates or updates an app. Returns the app with its secret in clear, since the caller must
 /// be able to show it once.
-pub async fn put_app(store: &dyn Store, input: NewApp, mode: OnConflict) -> WorldResult<App> {
+pub async fn put_app(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    input: NewApp,
+    mode: OnConflict,
+) -> DomainResult<App> {
     check_name("name", &input.name)?;
     business_must_exist(store, &input.business_id).await?;
     let id = check_id("id", &input.id)?;
     let link = match input.link {
         Some(link) => {
             let parsed = url::Url::parse(&link)
-                .map_err(|_| WorldError::Invalid("link must be an absolute URL".into()))?;
+                .map_err(|_| DomainError::Invalid("link must be an absolute URL".into()))?;
             if !matches!(parsed.scheme(), "http" | "https") || link.len() > 1024 {
-                return Err(WorldError::Invalid(
+                return Err(DomainError::Invalid(
                     "link must be an http(s) URL of at most 1024 characters".into(),
                 ));
             }
@@ -253,25 +252,25 @@ pub async fn put_app(store: &dyn Store, input: NewApp, mode: OnConflict) -> Worl
         name: input.name,
         link,
         secret,
-        created_at: now_unix(),
+        created_at: unix_seconds(clock),
     };
     store.put_app(&app, mode).await?;
     store
         .app(&id)
         .await?
-        .ok_or_else(|| WorldError::NotFound(format!("app {id}")))
+        .ok_or_else(|| DomainError::NotFound(format!("app {id}")))
 }
 
-pub async fn put_app_access(store: &dyn Store, input: NewAppAccess) -> WorldResult<AppAccess> {
+pub async fn put_app_access(store: &dyn Store, input: NewAppAccess) -> DomainResult<AppAccess> {
     let role = AccessRole::parse(&input.role)
-        .ok_or_else(|| WorldError::Invalid("role must be \"GRANTED\" or \"SHARED\"".into()))?;
+        .ok_or_else(|| DomainError::Invalid("role must be \"GRANTED\" or \"SHARED\"".into()))?;
     let app = store
         .app(&input.app_id)
         .await?
-        .ok_or_else(|| WorldError::Invalid(format!("app_id: no app {}", input.app_id)))?;
+        .ok_or_else(|| DomainError::Invalid(format!("app_id: no app {}", input.app_id)))?;
     business_must_exist(store, &input.business_id).await?;
     if app.business_id == input.business_id {
-        return Err(WorldError::Invalid(
+        return Err(DomainError::Invalid(
             "the app is owned by that business already; access is for other businesses".into(),
         ));
     }
@@ -286,31 +285,30 @@ pub async fn put_app_access(store: &dyn Store, input: NewAppAccess) -> WorldResu
 
 pub async fn put_token(
     store: &dyn Store,
+    clock: &dyn Clock,
     input: NewToken,
     mode: OnConflict,
-) -> WorldResult<PutToken> {
+) -> DomainResult<PutToken> {
     let app = store
         .app(&input.app_id)
         .await?
-        .ok_or_else(|| WorldError::Invalid(format!("app_id: no app {}", input.app_id)))?;
+        .ok_or_else(|| DomainError::Invalid(format!("app_id: no app {}", input.app_id)))?;
     business_must_exist(store, &input.business_id).await?;
     let access = store.app_access(&app.id).await?;
-    if app.business_id != input.business_id
-        && !access.iter().any(|a| a.business_id == input.business_id)
-    {
-        return Err(WorldError::Invalid(format!(
+    if !access::business_may_issue_tokens(&app, &input.business_id, &access) {
+        return Err(DomainError::Invalid(format!(
             "app {} is neither owned by nor shared with business {}",
             app.id, input.business_id
         )));
     }
     if input.permissions.is_empty() {
-        return Err(WorldError::Invalid(
+        return Err(DomainError::Invalid(
             "permissions must name at least one permission".into(),
         ));
     }
     for p in &input.permissions {
-        if !Field::is_well_formed(p) {
-            return Err(WorldError::Invalid(format!(
+        if !fields::is_well_formed(p) {
+            return Err(DomainError::Invalid(format!(
                 "permission {p:?} is not a permission name"
             )));
         }
@@ -318,7 +316,7 @@ pub async fn put_token(
     let mut assets = Vec::with_capacity(input.assets.len());
     for a in &input.assets {
         let level = AssetAccess::parse(&a.access).ok_or_else(|| {
-            WorldError::Invalid(format!(
+            DomainError::Invalid(format!(
                 "assets: access {:?} must be \"MANAGE\" or \"VIEW\"",
                 a.access
             ))
@@ -326,19 +324,15 @@ pub async fn put_token(
         let waba = store
             .waba(&a.waba_id)
             .await?
-            .ok_or_else(|| WorldError::Invalid(format!("assets: no WABA {}", a.waba_id)))?;
-        let reachable = waba.business_id == input.business_id
-            || access
-                .iter()
-                .any(|x| x.business_id == waba.business_id && x.role == AccessRole::Granted);
-        if !reachable {
-            return Err(WorldError::Invalid(format!(
+            .ok_or_else(|| DomainError::Invalid(format!("assets: no WABA {}", a.waba_id)))?;
+        if !access::token_may_hold(&input.business_id, &waba, &access) {
+            return Err(DomainError::Invalid(format!(
                 "assets: WABA {} belongs to business {}, which neither issues this token nor granted the app access",
                 waba.id, waba.business_id
             )));
         }
         if assets.iter().any(|x: &TokenAsset| x.waba_id == waba.id) {
-            return Err(WorldError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "assets: WABA {} is listed twice",
                 waba.id
             )));
@@ -376,13 +370,13 @@ pub async fn put_token(
             .unwrap_or_default(),
         permissions: input.permissions,
         assets,
-        created_at: now_unix(),
+        created_at: unix_seconds(clock),
     };
     store.put_token(&token, mode).await?;
     let token = store
         .token(&id)
         .await?
-        .ok_or_else(|| WorldError::NotFound(format!("token {id}")))?;
+        .ok_or_else(|| DomainError::NotFound(format!("token {id}")))?;
     Ok(PutToken {
         token,
         access_token: clear,

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use wabahook_model::clock::Clock;
 use wabahook_model::ids;
 use wabahook_store::{OnConflict, Store};
 
-use crate::world::{
-    self, NewApp, NewAppAccess, NewBusiness, NewPhoneNumber, NewToken, NewWaba, WorldError,
-};
+use crate::error::DomainError;
+use crate::world::{self, NewApp, NewAppAccess, NewBusiness, NewPhoneNumber, NewToken, NewWaba};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,21 +47,13 @@ pub struct SeedReport {
     pub generated_tokens: Vec<(String, String)>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    #[error("cannot parse the seed: {0}")]
-    Parse(String),
-    #[error("{what}: {source}")]
-    Entry { what: String, source: WorldError },
-}
-
 impl Seed {
     /// Parses JSON, or TOML when `toml` is true.
-    pub fn parse(text: &str, toml: bool) -> Result<Seed, SeedError> {
+    pub fn parse(text: &str, toml: bool) -> Result<Seed, DomainError> {
         if toml {
-            toml::from_str(text).map_err(|e| SeedError::Parse(e.to_string()))
+            toml::from_str(text).map_err(|e| DomainError::SeedParse(e.to_string()))
         } else {
-            serde_json::from_str(text).map_err(|e| SeedError::Parse(e.to_string()))
+            serde_json::from_str(text).map_err(|e| DomainError::SeedParse(e.to_string()))
         }
     }
 }
@@ -86,12 +78,19 @@ impl Names {
     }
 }
 
-fn entry_err(what: impl Into<String>) -> impl FnOnce(WorldError) -> SeedError {
+fn entry_err(what: impl Into<String>) -> impl FnOnce(DomainError) -> DomainError {
     let what = what.into();
-    move |source| SeedError::Entry { what, source }
+    move |source| DomainError::SeedEntry {
+        what,
+        source: Box::new(source),
+    }
 }
 
-pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedError> {
+pub async fn apply(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    seed: Seed,
+) -> Result<SeedReport, DomainError> {
     let mut report = SeedReport::default();
     let up = OnConflict::Update;
 
@@ -102,7 +101,7 @@ pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedErro
                 .clone();
         businesses.add(&b.name, &id);
         let what = format!("business {:?}", b.name);
-        world::put_business(store, b, up)
+        world::put_business(store, clock, b, up)
             .await
             .map_err(entry_err(what))?;
         report.businesses += 1;
@@ -118,7 +117,7 @@ pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedErro
             .clone();
         wabas.add(&w.name, &id);
         let what = format!("WABA {:?}", w.name);
-        world::put_waba(store, w, up)
+        world::put_waba(store, clock, w, up)
             .await
             .map_err(entry_err(what))?;
         report.wabas += 1;
@@ -130,7 +129,7 @@ pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedErro
             ids::derived_graph_id(&format!("phone:{}", p.display_phone_number))
         });
         let what = format!("phone number {:?}", p.display_phone_number);
-        world::put_phone_number(store, p, up)
+        world::put_phone_number(store, clock, p, up)
             .await
             .map_err(entry_err(what))?;
         report.phone_numbers += 1;
@@ -152,7 +151,7 @@ pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedErro
                 .map_err(|e| entry_err("app")(e.into()))?
                 .is_none();
         let what = format!("app {:?}", a.name);
-        let app = world::put_app(store, a, up)
+        let app = world::put_app(store, clock, a, up)
             .await
             .map_err(entry_err(what))?;
         if generated {
@@ -186,7 +185,7 @@ pub async fn apply(store: &dyn Store, seed: Seed) -> Result<SeedReport, SeedErro
             ))
         });
         let what = format!("token of app {}", t.app_id);
-        let put = world::put_token(store, t, up)
+        let put = world::put_token(store, clock, t, up)
             .await
             .map_err(entry_err(what))?;
         if let (false, Some(clear)) = (given, put.access_token) {

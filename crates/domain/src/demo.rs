@@ -2,12 +2,12 @@
 //! a business, a WABA with a registered phone number, an app and a system-user token.
 
 use serde::{Deserialize, Serialize};
+use wabahook_model::clock::Clock;
 use wabahook_model::Permission;
 use wabahook_store::{OnConflict, Store};
 
-use crate::world::{
-    self, NewApp, NewAsset, NewBusiness, NewPhoneNumber, NewToken, NewWaba, WorldError,
-};
+use crate::error::DomainError;
+use crate::world::{self, NewApp, NewAsset, NewBusiness, NewPhoneNumber, NewToken, NewWaba};
 
 /// Everything a developer needs to make the first calls; written to `demo.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,10 +21,11 @@ pub struct DemoWorld {
     pub access_token: String,
 }
 
-pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
+pub async fn create(store: &dyn Store, clock: &dyn Clock) -> Result<DemoWorld, DomainError> {
     let fail = OnConflict::Fail;
     let business = world::put_business(
         store,
+        clock,
         NewBusiness {
             id: None,
             name: "Lucky Shrub".into(),
@@ -34,6 +35,7 @@ pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
     .await?;
     let waba = world::put_waba(
         store,
+        clock,
         NewWaba {
             id: None,
             business_id: business.id.clone(),
@@ -44,6 +46,7 @@ pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
     .await?;
     let phone = world::put_phone_number(
         store,
+        clock,
         NewPhoneNumber {
             id: None,
             waba_id: waba.id.clone(),
@@ -56,6 +59,7 @@ pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
     .await?;
     let app = world::put_app(
         store,
+        clock,
         NewApp {
             id: None,
             business_id: business.id.clone(),
@@ -68,6 +72,7 @@ pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
     .await?;
     let token = world::put_token(
         store,
+        clock,
         NewToken {
             id: None,
             app_id: app.id.clone(),
@@ -92,6 +97,6 @@ pub async fn create(store: &dyn Store) -> Result<DemoWorld, WorldError> {
         app_secret: app.secret,
         access_token: token
             .access_token
-            .ok_or_else(|| WorldError::NotFound("the demo token string".into()))?,
+            .ok_or_else(|| DomainError::NotFound("the demo token string".into()))?,
     })
 }

@@ -1,0 +1,166 @@
+//! What a backend must give the shared concerns ([`crate::concerns`]): the [`Backend`] trait.
+//!
+//! The concerns are written once, as blanket impls over `B: Backend` (true generics, not a
+//! macro: [`crate::sql`] holds the sqlx bounds that used to force one). Everything they need
+//! that differs between SQLite and PostgreSQL is a method or a constant of [`Backend`], so a
+//! backend that lacks a hook, or has one of the wrong shape, does not compile:
+//!
+//! - the hot path — events, attempt results, claims, releases, held-back targets: SQLite runs it
+//!   as group commits on a writer thread of its own, PostgreSQL as multi-row statements,
+//! - how a write transaction begins ([`Backend::BEGIN_WRITE`]) and how a bulk load counts
+//!   ([`Backend::COUNT_TO`]), and what follows a bulk load,
+//! - announcing and noticing work (PostgreSQL's `NOTIFY`/`LISTEN`; nothing on SQLite),
+//! - the pools, the world watch and the clock, in [`Shared`].
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::{Database, Pool, Transaction};
+use wabahook_model::clock::Clock;
+
+use crate::concerns::deliveries::ClaimRequest;
+use crate::concerns::events::EventWrite;
+use crate::records::{Attempt, AttemptOutcome, Claimed, Delivery};
+use crate::sql::{Columns, Param, Sql};
+use crate::StoreResult;
+
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    type Db: Sql;
+
+    /// Begins a write transaction outside the hot path.
+    const BEGIN_WRITE: &'static str;
+
+    /// A `WITH` clause defining `n(i)` as the numbers 1 to `$1`, which a bulk load selects from.
+    const COUNT_TO: &'static str;
+
+    fn shared(&self) -> &Shared<Self::Db>;
+
+    /// Writes one event and its deliveries, all due at once, atomically; a taken event id is
+    /// [`crate::StoreError::Conflict`].
+    async fn write_event(&self, write: EventWrite<'_>) -> StoreResult<()>;
+
+    /// Records attempts and applies their outcomes (see [`crate::DeliveryQueue::finish_attempts`]).
+    async fn write_attempts(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+    ) -> StoreResult<()>;
+
+    /// Leases due deliveries (see [`crate::DeliveryQueue::claim_due`]).
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>>;
+
+    async fn write_release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()>;
+
+    async fn write_defer(&self, target_url: &str, until_ms: i64) -> StoreResult<()>;
+
+    /// Tells the other nodes, at the commit of `tx`, that deliveries came due.
+    async fn announce_work(&self, tx: &mut <Self::Db as Database>::Connection) -> StoreResult<()>;
+
+    /// Resolves when another node announces work.
+    async fn notice_work(&self);
+
+    /// Runs after a bulk load has committed (PostgreSQL refreshes the planner's statistics).
+    async fn after_bulk_load(&self) -> StoreResult<()>;
+
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Self::Db>> {
+        Ok(self.shared().write.begin_with(Self::BEGIN_WRITE).await?)
+    }
+}
+
+/// What every backend holds and the concerns use directly.
+pub(crate) struct Shared<DB: Database> {
+    /// Writes outside the hot path.
+    pub write: Pool<DB>,
+    pub read: Pool<DB>,
+    pub world: Arc<WorldWatch>,
+    /// Every time the store writes of its own accord.
+    pub clock: Arc<dyn Clock>,
+    /// Which target a claim starts with; turns so that targets share claims fairly.
+    claim_turn: AtomicUsize,
+}
+
+impl<DB: Sql> Shared<DB> {
+    pub fn new(
+        write: Pool<DB>,
+        read: Pool<DB>,
+        world: Arc<WorldWatch>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Shared {
+            write,
+            read,
+            world,
+            clock,
+            claim_turn: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn next_turn(&self) -> usize {
+        self.claim_turn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Unix seconds by the store's clock, the unit of every `*_at` column.
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now_ms().div_euclid(1000)
+    }
+
+    /// Every row a read returns, each made a record by `read`.
+    pub async fn read_all<T>(
+        &self,
+        sql: &str,
+        args: &[Param<'_>],
+        read: fn(&dyn Columns) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut conn = self.read.acquire().await?;
+        let rows = DB::fetch(&mut conn, sql, args).await?;
+        rows.iter().map(|r| read(r)).collect()
+    }
+
+    /// The first row a read returns, if any.
+    pub async fn read_one<T>(
+        &self,
+        sql: &str,
+        args: &[Param<'_>],
+        read: fn(&dyn Columns) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut conn = self.read.acquire().await?;
+        let rows = DB::fetch(&mut conn, sql, args).await?;
+        rows.first().map(|r| read(r)).transpose()
+    }
+
+    /// One statement that is a transaction of its own; returns the rows it changed.
+    pub async fn write_one(&self, sql: &str, args: &[Param<'_>]) -> sqlx::Result<u64> {
+        let mut conn = self.write.acquire().await?;
+        DB::run(&mut conn, sql, args).await
+    }
+}
+
+/// What a node knows of changes to the world: a generation its own writes move on at once (before
+/// their caller is answered) and, on PostgreSQL, other nodes' writes by `NOTIFY` a moment after
+/// their commit.
+#[derive(Default)]
+pub(crate) struct WorldWatch {
+    generation: AtomicU64,
+    /// True while other nodes' changes are noticed (always, for a store only one node uses).
+    pub listening: AtomicBool,
+}
+
+impl WorldWatch {
+    pub fn always_listening() -> Self {
+        WorldWatch {
+            generation: AtomicU64::new(0),
+            listening: AtomicBool::new(true),
+        }
+    }
+
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn generation(&self) -> Option<u64> {
+        self.listening
+            .load(Ordering::SeqCst)
+            .then(|| self.generation.load(Ordering::SeqCst))
+    }
+}

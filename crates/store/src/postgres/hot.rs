@@ -1,0 +1,148 @@
+//! PostgreSQL's hot path as multi-row statements, inside the caller's transaction: each statement
+//! is a round trip to the server, so rows go a hundred to a statement. The statements are the
+//! ones the concerns define for both backends.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{PgConnection, Postgres};
+
+use crate::concerns::deliveries::{self, ClaimRequest};
+use crate::concerns::events::{self, EventWrite};
+use crate::records::*;
+use crate::sql::{args, Columns, Param, Sql};
+use crate::StoreResult;
+
+/// Rows per multi-row statement.
+const CHUNK: usize = 100;
+
+/// Rows another node is claiming are skipped, not waited for.
+const LOCK_CLAIMED: &str = " FOR UPDATE SKIP LOCKED";
+const EVENTS_IN_JSON: &str = "SELECT json_array_elements_text(CAST($1 AS JSON))";
+
+/// Claims due deliveries (see [`crate::DeliveryQueue::claim_due`]).
+pub(super) async fn claim_due_in(
+    tx: &mut PgConnection,
+    r: ClaimRequest,
+) -> StoreResult<Vec<Claimed>> {
+    let mut targets = Postgres::fetch(&mut *tx, deliveries::CLAIM_TARGETS, &args![r.now_ms])
+        .await?
+        .iter()
+        .map(|row| row.text(0))
+        .collect::<StoreResult<Vec<String>>>()?;
+    deliveries::take_turns(&mut targets, r.turn);
+    let sql = deliveries::claim_target_sql(LOCK_CLAIMED);
+    let mut claimed: Vec<Delivery> = Vec::new();
+    for url in &targets {
+        let room = r.limit - claimed.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        let args = args![r.now_ms + r.lease_ms, url, r.now_ms, room.min(r.per_target)];
+        for row in Postgres::fetch(&mut *tx, &sql, &args).await? {
+            claimed.push(deliveries::read_delivery(&row)?);
+        }
+    }
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // All their events in one query, not one per delivery.
+    let ids_json = deliveries::event_ids_json(&claimed)?;
+    let sql = events::claimed_events_sql(EVENTS_IN_JSON);
+    let mut by_id = HashMap::new();
+    for row in Postgres::fetch(&mut *tx, &sql, &args![&ids_json]).await? {
+        let e = events::read_event(&row)?;
+        by_id.insert(e.id.clone(), e);
+    }
+    deliveries::pair_with_events(claimed, by_id)
+}
+
+/// Writes events and their deliveries. An event whose id is taken (stored before, or given
+/// earlier in `writes`) is skipped with its deliveries, and its result says so; the others are
+/// written. The outer error is the database's own failure, which spoils the whole transaction.
+pub(super) async fn insert_events_in(
+    tx: &mut PgConnection,
+    writes: &[EventWrite<'_>],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let first = events::first_writes(writes);
+    let candidates: Vec<&EventWrite<'_>> = writes
+        .iter()
+        .zip(&first)
+        .filter_map(|(w, first)| first.then_some(w))
+        .collect();
+    // Taken ids are skipped rather than failing the statement, so no savepoint is needed to
+    // keep the rest.
+    let mut written = HashSet::new();
+    for chunk in candidates.chunks(CHUNK) {
+        let sql = events::insert_events_sql(chunk.len());
+        let args: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|w| events::event_params(w.event))
+            .collect();
+        for row in Postgres::fetch(&mut *tx, &sql, &args).await? {
+            written.insert(row.text(0)?);
+        }
+    }
+    let results = events::event_results(writes, &first, &written);
+    let all: Vec<(&EventWrite<'_>, &NewDelivery)> = writes
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .flat_map(|(w, _)| w.deliveries.iter().map(move |d| (w, d)))
+        .collect();
+    for chunk in all.chunks(CHUNK) {
+        let sql = deliveries::insert_deliveries_sql(chunk.len());
+        let args: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|(w, d)| {
+                let e = w.event;
+                args![
+                    &e.id,
+                    &d.app_id,
+                    &e.waba_id,
+                    &e.field,
+                    &d.target_url,
+                    e.created_at_ms,
+                    e.created_at_ms,
+                    w.expires_at_ms
+                ]
+            })
+            .collect();
+        Postgres::run(&mut *tx, &sql, &args).await?;
+    }
+    Ok(results)
+}
+
+/// Records attempts and applies their outcomes.
+pub(super) async fn finish_attempts_in(
+    tx: &mut PgConnection,
+    results: &[(Delivery, Attempt, AttemptOutcome)],
+) -> StoreResult<()> {
+    for chunk in results.chunks(CHUNK) {
+        let sql = deliveries::insert_attempts_sql(chunk.len());
+        let args: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|(d, a, _)| {
+                args![
+                    d.id,
+                    a.at_ms,
+                    a.status,
+                    a.latency_ms,
+                    &a.error_class,
+                    &a.response_head
+                ]
+            })
+            .collect();
+        Postgres::run(&mut *tx, &sql, &args).await?;
+
+        let sql = deliveries::finish_deliveries_sql(chunk.len());
+        let args: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|(d, a, outcome)| {
+                let (state, next, finished) = deliveries::outcome_columns(a, outcome);
+                args![d.id, d.claim_seq, state, next, finished]
+            })
+            .collect();
+        Postgres::run(&mut *tx, &sql, &args).await?;
+    }
+    Ok(())
+}
