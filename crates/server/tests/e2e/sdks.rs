@@ -66,12 +66,30 @@ fn sdk_python() -> PathBuf {
 struct JsonLines {
     child: Child,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// What the script wrote on stderr, shown when a test fails.
+    errors: std::sync::Arc<Mutex<String>>,
 }
 
 impl JsonLines {
     fn spawn(mut cmd: Command) -> JsonLines {
-        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("SDK script runs");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("SDK script runs");
         let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let errors = std::sync::Arc::new(Mutex::new(String::new()));
+        let sink = errors.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut all) = sink.lock() {
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            }
+        });
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(out).lines() {
@@ -81,17 +99,30 @@ impl JsonLines {
                 }
             }
         });
-        JsonLines { child, lines }
+        JsonLines {
+            child,
+            lines,
+            errors,
+        }
+    }
+
+    /// Everything the script wrote on stderr so far.
+    fn stderr(&self) -> String {
+        self.errors.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
     /// The next line that parses as JSON, waiting at most `within`.
     async fn next(&mut self, within: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.recv())
-                .await
-                .expect("the SDK script printed nothing more in time")
-                .expect("the SDK script ended");
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!("the SDK script ended; its stderr:\n{}", self.stderr()),
+                Err(_) => panic!(
+                    "the SDK script printed nothing more in time; its stderr:\n{}",
+                    self.stderr()
+                ),
+            };
             if let Ok(v) = serde_json::from_str::<Value>(&line) {
                 return v;
             }
@@ -180,8 +211,9 @@ async fn pywa_registers_its_callback_and_receives_parsed_updates() {
         }
         assert!(
             Instant::now() < deadline,
-            "pywa did not register its callback: {}",
-            r.body
+            "pywa did not register its callback: {}; its stderr:\n{}",
+            r.body,
+            bot.stderr()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
