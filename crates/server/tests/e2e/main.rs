@@ -3,6 +3,7 @@
 //! HTTP, with a real callback receiver on loopback. `nodes` always runs on PostgreSQL.
 
 mod harness;
+mod receiver;
 
 mod listen;
 mod samples;
