@@ -114,6 +114,7 @@ mod tests {
                 created_at_ms: 0,
                 expires_at_ms: 0,
                 finished_at_ms: None,
+                claimed_by: None,
             },
             event: Event {
                 id: format!("e{id}"),

@@ -1,6 +1,6 @@
 //! Settings of the delivery engine.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,8 +28,20 @@ pub struct DeliveryConfig {
     pub max_in_flight: usize,
     /// Most deliveries claimed at once.
     pub claim_batch: i64,
-    /// How long a claim holds a delivery before another worker may take it, in milliseconds.
+    /// How long a claim holds a delivery before another worker may take it, in milliseconds:
+    /// the safety net behind the node heartbeat.
     pub lease_ms: i64,
+    /// This node's name in the store, written into its claims. Unset: a random one per start.
+    /// A stable id per node (a pod name, a host name) lets a node that restarts give back at
+    /// once what it had claimed before it died; two running nodes must never share one.
+    #[serde(deserialize_with = "text_or_integer")]
+    pub node_id: Option<String>,
+    /// How often the node says it is alive and looks for silent nodes, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// After how long without a heartbeat a node counts as dead and the other nodes give back
+    /// its claims, in milliseconds; more than twice `heartbeat_ms`. Only nodes sharing
+    /// PostgreSQL need it: a SQLite node gives back every earlier claim when it starts.
+    pub node_silence_ms: i64,
     /// How often to look for due work when nothing signals new work, in milliseconds.
     pub poll_interval_ms: u64,
     /// After a connection failure or timeout, how long to hold back the target's other due
@@ -55,12 +67,37 @@ impl Default for DeliveryConfig {
             max_in_flight: 512,
             claim_batch: 1000,
             lease_ms: 60_000,
+            node_id: None,
+            heartbeat_ms: 2_000,
+            node_silence_ms: 10_000,
             poll_interval_ms: 500,
             target_backoff_ms: 5_000,
             user_agent: "facebookexternalua".into(),
         }
     }
 }
+
+/// An optional text that may arrive as an integer: environment variables reach the
+/// configuration parsed, so `WABAHOOK_DELIVERY__NODE_ID=2` is a number.
+fn text_or_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrInteger {
+        Text(String),
+        Signed(i64),
+        Unsigned(u64),
+    }
+    Ok(Option::<TextOrInteger>::deserialize(d)?.map(|v| match v {
+        TextOrInteger::Text(t) => t,
+        TextOrInteger::Signed(n) => n.to_string(),
+        TextOrInteger::Unsigned(n) => n.to_string(),
+    }))
+}
+
+/// Longest node id, in bytes.
+const MAX_NODE_ID: usize = 128;
+/// Longest heartbeat interval: an hour.
+const MAX_HEARTBEAT_MS: u64 = 3_600_000;
 
 impl DeliveryConfig {
     pub fn check(&self) -> Result<(), String> {
@@ -86,6 +123,76 @@ impl DeliveryConfig {
         if self.lease_ms <= self.timeout_ms as i64 {
             return Err("delivery.lease_ms must be longer than delivery.timeout_ms".into());
         }
+        if let Some(id) = &self.node_id {
+            if id.is_empty() || id.len() > MAX_NODE_ID || id.chars().any(char::is_control) {
+                return Err(format!(
+                    "delivery.node_id must be 1 to {MAX_NODE_ID} bytes without control characters"
+                ));
+            }
+        }
+        if !(1..=MAX_HEARTBEAT_MS).contains(&self.heartbeat_ms) {
+            return Err(format!(
+                "delivery.heartbeat_ms must be 1 to {MAX_HEARTBEAT_MS}"
+            ));
+        }
+        // One late beat must not make a live node look dead.
+        if self.node_silence_ms <= 2 * self.heartbeat_ms as i64 {
+            return Err(
+                "delivery.node_silence_ms must be more than twice delivery.heartbeat_ms".into(),
+            );
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_must_outlast_two_heartbeats() {
+        let ok = DeliveryConfig::default();
+        assert_eq!(ok.check(), Ok(()));
+        let cfg = |heartbeat_ms, node_silence_ms| DeliveryConfig {
+            heartbeat_ms,
+            node_silence_ms,
+            ..DeliveryConfig::default()
+        };
+        assert!(cfg(200, 401).check().is_ok());
+        assert!(cfg(200, 400)
+            .check()
+            .unwrap_err()
+            .contains("node_silence_ms"));
+        assert!(cfg(0, 10_000).check().unwrap_err().contains("heartbeat_ms"));
+        // The lease checks still hold.
+        let short_lease = DeliveryConfig {
+            lease_ms: 1000,
+            ..DeliveryConfig::default()
+        };
+        assert!(short_lease.check().unwrap_err().contains("lease_ms"));
+    }
+
+    #[test]
+    fn a_node_id_is_checked() {
+        let with = |id: &str| DeliveryConfig {
+            node_id: Some(id.into()),
+            ..DeliveryConfig::default()
+        };
+        assert!(with("wabahook-0").check().is_ok());
+        for bad in ["", "a\nb", &"x".repeat(MAX_NODE_ID + 1)] {
+            assert!(
+                with(bad).check().unwrap_err().contains("node_id"),
+                "{bad:?}"
+            );
+        }
+        // As an environment variable reaches it, a number.
+        let read = |v: serde_json::Value| {
+            serde_json::from_value::<DeliveryConfig>(serde_json::json!({ "node_id": v }))
+                .unwrap()
+                .node_id
+        };
+        assert_eq!(read(serde_json::json!(2)).as_deref(), Some("2"));
+        assert_eq!(read(serde_json::json!("pod-2")).as_deref(), Some("pod-2"));
+        assert_eq!(read(serde_json::Value::Null), None);
     }
 }

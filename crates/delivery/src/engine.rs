@@ -1,8 +1,12 @@
 //! The worker loop: claim due deliveries under a lease, send them in batches with bounded
-//! concurrency per target, record every attempt, and schedule what failed.
+//! concurrency per target, record every attempt, and schedule what failed; and, beside it, the
+//! node's heartbeat.
 //!
 //! Leases in the store, not memory, decide who sends what: a crash loses nothing, because an
-//! unfinished claim becomes due again when its lease ends.
+//! unfinished claim becomes due again when its lease ends. Claims also name their node, so that
+//! most of the time nothing waits for the lease: a node gives back its own earlier claims when it
+//! starts (on SQLite, every earlier claim: it owns the file), and live nodes sharing PostgreSQL
+//! give back those of a node whose heartbeat stopped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -22,6 +26,8 @@ use crate::{schedule, sender};
 pub struct Engine {
     store: DynStore,
     cfg: DeliveryConfig,
+    /// This node's name in the store and in its claims.
+    node_id: Arc<str>,
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
     wake: Arc<Notify>,
@@ -68,7 +74,12 @@ impl Engine {
     ) -> Result<Arc<Engine>, EngineError> {
         cfg.check().map_err(EngineError::Config)?;
         let client = sender::client(Duration::from_millis(cfg.timeout_ms), &cfg.user_agent)?;
+        let node_id = match &cfg.node_id {
+            Some(id) => Arc::from(id.as_str()),
+            None => Arc::from(format!("node-{:016x}", rand::random::<u64>())),
+        };
         Ok(Arc::new(Engine {
+            node_id,
             claimed: Arc::new(Semaphore::new(cfg.claim_batch.max(1) as usize * 2)),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight)),
             store,
@@ -96,6 +107,11 @@ impl Engine {
         &self.clock
     }
 
+    /// This node's id in the store: `delivery.node_id`, or one made up at start.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
     /// Tells the workers that new work may be due (after an event or a replay).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -114,10 +130,16 @@ impl Engine {
             .clone()
     }
 
-    /// Runs until `stop` turns true, then stops claiming, gives back what was claimed and not
-    /// yet sent, and gives in-flight POSTs up to `grace` to finish. What is still in flight
-    /// then is left to its lease.
+    /// Registers the node (giving back what it, or on SQLite any earlier process, left claimed)
+    /// and runs until `stop` turns true, beating all along; then stops claiming, gives back what
+    /// was claimed and not yet sent, gives in-flight POSTs up to `grace` to finish, cuts off
+    /// the rest and gives their deliveries back too, and leaves.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, grace: Duration) {
+        if !self.register(&mut stop).await {
+            return;
+        }
+        let (beats_stop, beats_stopped) = watch::channel(false);
+        let beats = tokio::spawn(self.clone().keep_alive(beats_stopped));
         let mut tasks = JoinSet::new();
         loop {
             if *stop.borrow() {
@@ -144,9 +166,100 @@ impl Engine {
         self.stopping.send_replace(true);
         let finish = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, finish).await.is_err() {
-            tracing::warn!(
-                "delivery grace period over; unfinished deliveries resume after their lease"
-            );
+            tracing::warn!("delivery grace period over; cutting off the POSTs still in flight");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        // Beats go on until here, so that nobody takes the POSTs of the grace period over.
+        beats_stop.send_replace(true);
+        let _ = beats.await;
+        match self.store.leave(&self.node_id, self.clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                node = %self.node_id,
+                deliveries = n,
+                "gave back the deliveries of POSTs cut off by the shutdown; they are due now"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "leaving failed; what this node still claims goes back when it is found silent, or after its lease"
+            ),
+        }
+    }
+
+    /// Records the node in the store before its first claim, which gives back at once what its
+    /// earlier run left claimed (on a store one node owns, every earlier claim). Tries again
+    /// until it succeeds; false if the workers were stopped first.
+    async fn register(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            if *stop.borrow() {
+                return false;
+            }
+            match self
+                .store
+                .register_node(&self.node_id, self.clock.now_ms())
+                .await
+            {
+                Ok(released) => {
+                    tracing::info!(node = %self.node_id, "delivery node registered");
+                    if released > 0 {
+                        tracing::info!(
+                            node = %self.node_id,
+                            deliveries = released,
+                            "gave back deliveries claimed before this start by a process that is gone; they are due now"
+                        );
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "registering the delivery node failed; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(self.cfg.poll_interval_ms)) => {}
+                        changed = stop.changed() => if changed.is_err() { return false },
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives back the claims of nodes silent for longer than `delivery.node_silence_ms`, then
+    /// says every `delivery.heartbeat_ms` that this node is alive and looks again, until `stop`
+    /// turns true (or its sender goes).
+    async fn keep_alive(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let every = Duration::from_millis(self.cfg.heartbeat_ms);
+        loop {
+            let now = self.clock.now_ms();
+            let silent_before = now - self.cfg.node_silence_ms;
+            match self.store.release_silent_nodes(silent_before, now).await {
+                Ok(r) if !r.nodes.is_empty() => {
+                    tracing::info!(
+                        nodes = ?r.nodes,
+                        deliveries = r.deliveries,
+                        silence_ms = self.cfg.node_silence_ms,
+                        "gave back the claims of nodes silent for longer than delivery.node_silence_ms; they are due now"
+                    );
+                    if r.deliveries > 0 {
+                        self.wake();
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "looking for silent nodes failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+            }
+            match self.store.beat(&self.node_id, self.clock.now_ms()).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    node = %self.node_id,
+                    "other nodes had taken this node for dead (silent for longer than delivery.node_silence_ms) and gave back its claims; some deliveries may go out twice"
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "heartbeat failed; if this goes on, other nodes take this node for dead"
+                ),
+            }
         }
     }
 
@@ -168,7 +281,7 @@ impl Engine {
         let per_target = per_target as i64;
         let claimed = self
             .store
-            .claim_due(now, self.cfg.lease_ms, limit, per_target)
+            .claim_due(&self.node_id, now, self.cfg.lease_ms, limit, per_target)
             .await?;
         let n = claimed.len();
         // One look-up per app per claim, not one per POST, and none while the world holds.

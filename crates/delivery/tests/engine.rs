@@ -1,6 +1,7 @@
 //! The delivery engine driven directly with a manual clock, on SQLite and PostgreSQL: the
 //! whole 7-day retry schedule in milliseconds, batching limits, isolation of a slow endpoint,
-//! kept routes, and what a graceful stop gives back.
+//! kept routes, what a graceful stop gives back, and claims left by a dead process sent again
+//! without waiting for their lease.
 
 mod support;
 
@@ -311,8 +312,9 @@ async fn kept_routes_follow_world_changes() {
     }
 }
 
-/// A graceful stop gives back what was claimed and never sent (due at once, for the next start
-/// or another node) and leaves only the POST in flight to its lease.
+/// A graceful stop gives back what was claimed and never sent, and, once the grace period has
+/// cut it off, the POST in flight too: everything is due at once, for the next start or another
+/// node, and nothing waits for its lease.
 #[tokio::test]
 async fn a_graceful_stop_gives_back_queued_claims() {
     for w in worlds().await {
@@ -347,18 +349,80 @@ async fn a_graceful_stop_gives_back_queued_claims() {
             .await
             .unwrap();
         assert_eq!(all.len(), 10);
-        let leased: Vec<i64> = all
-            .iter()
-            .filter(|d| d.next_attempt_at_ms >= START_MS + cfg.lease_ms)
-            .map(|d| d.id)
-            .collect();
-        assert_eq!(
-            leased.len(),
-            1,
-            "only the POST in flight waits for its lease: {:?}",
+        assert!(
             all.iter()
-                .map(|d| d.next_attempt_at_ms - START_MS)
-                .collect::<Vec<_>>()
+                .all(|d| d.next_attempt_at_ms < START_MS + cfg.lease_ms
+                    && d.claimed_by.is_none()
+                    && d.attempts == 0),
+            "nothing waits for its lease, nothing is claimed: {all:?}"
+        );
+        assert!(store.nodes().await.unwrap().is_empty(), "the node left");
+    }
+}
+
+/// Deliveries claimed by a process that died, under a lease far longer than the test waits,
+/// are sent by a starting engine: on SQLite because the starting node owns the file and gives
+/// back every earlier claim, on PostgreSQL because the dead node fell silent and a live node
+/// gives back its claims.
+#[tokio::test]
+async fn claims_of_a_dead_process_are_sent_without_waiting_for_their_lease() {
+    for w in worlds().await {
+        let store = &w.store;
+        let rx = Receiver::start().await;
+        subscribe(store, APP, &[WABA], &rx.url("/hook/orphans")).await;
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let cfg = DeliveryConfig {
+            lease_ms: 600_000,
+            heartbeat_ms: 50,
+            node_silence_ms: 1_000,
+            node_id: Some("node-live".into()),
+            ..DeliveryConfig::default()
+        };
+        for i in 0..5 {
+            accept(store, &cfg, clock.now_ms(), WABA, &format!("{{\"i\":{i}}}")).await;
+        }
+        // The dead process: registered, claimed everything, and never beat again.
+        store.register_node("node-dead", START_MS).await.unwrap();
+        let claimed = store
+            .claim_due("node-dead", START_MS, cfg.lease_ms, 100, 100)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 5);
+        assert!(claimed
+            .iter()
+            .all(|c| c.delivery.claimed_by.as_deref() == Some("node-dead")));
+        // Its silence is long past; its lease is not.
+        clock.advance_ms(2 * cfg.node_silence_ms);
+
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(engine(store, cfg.clone(), &clock).run(stopped, Duration::ZERO));
+        rx.wait_until("all five changes", |r| {
+            r.count("/hook/orphans") >= 1 && {
+                let changes: usize = r
+                    .posts()
+                    .iter()
+                    .map(|p| {
+                        p.json()["entry"][0]["changes"]
+                            .as_array()
+                            .map_or(0, Vec::len)
+                    })
+                    .sum();
+                changes == 5
+            }
+        })
+        .await;
+        stop.send_replace(true);
+        running.await.unwrap();
+        let nodes: Vec<String> = store
+            .nodes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        assert!(
+            nodes.is_empty(),
+            "the dead node is forgotten, the live one left: {nodes:?}"
         );
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! - the hot path — events, attempt results, claims, releases, held-back targets: SQLite runs it
 //!   as group commits on a writer thread of its own, PostgreSQL as multi-row statements,
-//! - how a write transaction begins ([`Backend::BEGIN_WRITE`]) and how a bulk load counts
+//! - how a write transaction begins ([`Backend::BEGIN_WRITE`]), how a bulk load counts
 //!   ([`Backend::COUNT_TO`]), and what follows a bulk load,
+//! - how two nodes keep off the same rows ([`Backend::SKIP_LOCKED`]), and whether one node owns
+//!   the database alone ([`Backend::SOLE_OWNER`]): what a starting node may give back,
 //! - announcing and noticing work (PostgreSQL's `NOTIFY`/`LISTEN`; nothing on SQLite),
 //! - the pools, the world watch and the clock, in [`Shared`].
 
@@ -34,6 +36,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// A `WITH` clause defining `n(i)` as the numbers 1 to `$1`, which a bulk load selects from.
     const COUNT_TO: &'static str;
+
+    /// Ends a `SELECT` whose rows are about to be updated: rows another node's transaction holds
+    /// are skipped, not waited for (empty where one writer at a time is all there is).
+    const SKIP_LOCKED: &'static str;
+
+    /// True when one node owns the database alone, so that whatever is claimed when it starts was
+    /// claimed by a process that is gone: the node gives back every claim at once, and needs no
+    /// heartbeat. False when nodes share it, and each gives back only its own earlier claims.
+    const SOLE_OWNER: bool;
 
     fn shared(&self) -> &Shared<Self::Db>;
 

@@ -1,6 +1,6 @@
 //! Persistent state of wabahook, by concern: [`WorldStore`], [`SubscriptionStore`],
-//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`] and [`SettingsStore`], all of them
-//! supertraits of [`Store`].
+//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`] and [`SettingsStore`],
+//! all of them supertraits of [`Store`].
 //!
 //! Callers (the API, the delivery engine, the CLI) only ever see `Arc<dyn Store>` and import the
 //! traits with `use wabahook_store::prelude::*`; the backend is picked once at start-up from the
@@ -27,6 +27,7 @@ use wabahook_model::clock::Clock;
 
 pub use concerns::deliveries::{DeliveryQueue, Replay};
 pub use concerns::events::EventLog;
+pub use concerns::nodes::NodeRegistry;
 pub use concerns::rate_limits::RateLimitStore;
 pub use concerns::settings::SettingsStore;
 pub use concerns::subscriptions::SubscriptionStore;
@@ -44,6 +45,7 @@ pub trait Store:
     + RateLimitStore
     + EventLog
     + DeliveryQueue
+    + NodeRegistry
     + SettingsStore
     + Send
     + Sync
@@ -57,6 +59,7 @@ impl<T> Store for T where
         + RateLimitStore
         + EventLog
         + DeliveryQueue
+        + NodeRegistry
         + SettingsStore
         + Send
         + Sync
@@ -67,8 +70,8 @@ impl<T> Store for T where
 /// The traits a caller needs in scope to call the store's methods (on `Arc<dyn Store>` too).
 pub mod prelude {
     pub use crate::{
-        DeliveryQueue, EventLog, RateLimitStore, SettingsStore, Store, SubscriptionStore,
-        WorldStore,
+        DeliveryQueue, EventLog, NodeRegistry, RateLimitStore, SettingsStore, Store,
+        SubscriptionStore, WorldStore,
     };
 }
 

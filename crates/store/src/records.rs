@@ -221,6 +221,9 @@ pub struct Delivery {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
     pub finished_at_ms: Option<i64>,
+    /// The node holding the delivery's claim, while one does; `None` once the claim ends (an
+    /// attempt finished, or the delivery was given back).
+    pub claimed_by: Option<String>,
 }
 
 /// A delivery claimed for sending, with what its body needs.
@@ -261,4 +264,21 @@ pub struct DeliveryFilter {
     /// Only deliveries with an id below this (paging, newest first).
     pub before_id: Option<i64>,
     pub limit: i64,
+}
+
+/// A node known to share the store: when it started and when it last said it was alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub id: String,
+    pub started_at_ms: i64,
+    pub heartbeat_at_ms: i64,
+}
+
+/// What giving back the claims of silent nodes did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SilentRelease {
+    /// The nodes found silent and forgotten.
+    pub nodes: Vec<String>,
+    /// Their deliveries made due again.
+    pub deliveries: u64,
 }

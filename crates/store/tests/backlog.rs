@@ -65,7 +65,7 @@ async fn a_backlog_loads_in_bulk(b: Backend) {
         && d.next_attempt_at_ms == NOW
         && d.expires_at_ms == expires));
     // Claims find the target without anything else written.
-    let claimed = s.claim_due(NOW, 60_000, 100, 100).await.unwrap();
+    let claimed = s.claim_due("node-a", NOW, 60_000, 100, 100).await.unwrap();
     assert_eq!(claimed.len(), 100);
     assert!(claimed[0].event.id.starts_with("dead-"));
 

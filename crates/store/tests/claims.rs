@@ -55,26 +55,32 @@ async fn targets_share_claims_and_held_targets_are_skipped(b: Backend) {
     events(&s, "ok-", 10, OK).await;
 
     // The big backlog does not crowd out the small one: at most `per_target` each.
-    let claimed = s.claim_due(NOW, 60_000, 100, 20).await.unwrap();
+    let claimed = s.claim_due("node-a", NOW, 60_000, 100, 20).await.unwrap();
     assert_eq!(count(&claimed, DEAD), 20);
     assert_eq!(count(&claimed, OK), 10);
 
     // Held back: new work for the healthy target is claimed, none of the dead one's.
     s.defer_target(DEAD, NOW + 5_000).await.unwrap();
     events(&s, "ok2-", 5, OK).await;
-    let claimed = s.claim_due(NOW, 60_000, 1000, 1000).await.unwrap();
+    let claimed = s
+        .claim_due("node-a", NOW, 60_000, 1000, 1000)
+        .await
+        .unwrap();
     assert_eq!(count(&claimed, OK), 5);
     assert_eq!(count(&claimed, DEAD), 0);
     // A shorter hold never shortens a longer one.
     s.defer_target(DEAD, NOW + 1_000).await.unwrap();
     assert!(s
-        .claim_due(NOW + 2_000, 60_000, 1000, 1000)
+        .claim_due("node-a", NOW + 2_000, 60_000, 1000, 1000)
         .await
         .unwrap()
         .is_empty());
 
     // After the hold the rest of the backlog is due again (the first 20 are still leased).
-    let claimed = s.claim_due(NOW + 5_000, 60_000, 1000, 1000).await.unwrap();
+    let claimed = s
+        .claim_due("node-a", NOW + 5_000, 60_000, 1000, 1000)
+        .await
+        .unwrap();
     assert_eq!(count(&claimed, DEAD), 280);
     // Holding a target nobody has used yet is fine too.
     s.defer_target("http://never.example/", NOW).await.unwrap();
@@ -99,8 +105,8 @@ async fn two_nodes_never_claim_the_same_delivery() {
     let mut seen = std::collections::HashMap::new();
     loop {
         let (a, b) = tokio::join!(
-            one.claim_due(NOW, 60_000, 37, 1000),
-            two.claim_due(NOW, 60_000, 37, 1000)
+            one.claim_due("node-1", NOW, 60_000, 37, 1000),
+            two.claim_due("node-2", NOW, 60_000, 37, 1000)
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         if a.is_empty() && b.is_empty() {
@@ -125,14 +131,17 @@ async fn an_expired_lease_passes_to_another_node() {
     let one = b.open().await;
     let two = b.open().await;
     events(&one, "e", 1, OK).await;
-    let first = one.claim_due(NOW, 1_000, 10, 10).await.unwrap();
+    let first = one.claim_due("node-1", NOW, 1_000, 10, 10).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(two
-        .claim_due(NOW + 999, 1_000, 10, 10)
+        .claim_due("node-2", NOW + 999, 1_000, 10, 10)
         .await
         .unwrap()
         .is_empty());
-    let second = two.claim_due(NOW + 1_000, 60_000, 10, 10).await.unwrap();
+    let second = two
+        .claim_due("node-2", NOW + 1_000, 60_000, 10, 10)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     let attempt = |d: &wabahook_store::Delivery| wabahook_store::Attempt {
         delivery_id: d.id,

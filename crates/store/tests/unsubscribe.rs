@@ -114,7 +114,7 @@ async fn unsubscribing_cancels_pending_deliveries_atomically(b: Backend) {
     // Two of APP's deliveries on WABA failed once and wait for a retry; one more is pending.
     event(&s, "e1", WABA, &[APP]).await;
     event(&s, "e2", WABA, &[APP]).await;
-    let claimed = s.claim_due(NOW, 60_000, 100, 100).await.unwrap();
+    let claimed = s.claim_due("node-a", NOW, 60_000, 100, 100).await.unwrap();
     assert_eq!(claimed.len(), 2);
     let results: Vec<_> = claimed
         .into_iter()

@@ -377,6 +377,7 @@ mod tests {
             created_at_ms: 1000,
             expires_at_ms: 9000,
             finished_at_ms: None,
+            claimed_by: None,
         };
         let attempt = Attempt {
             delivery_id: 7,

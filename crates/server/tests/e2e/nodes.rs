@@ -1,12 +1,15 @@
 //! Several nodes on one PostgreSQL database: they share the delivery work without sending
-//! anything twice while alive, a node killed mid-delivery loses nothing (its leases pass to the
-//! other node), and the Business Use Case limit holds for the deployment, not per node.
+//! anything twice while alive, a node killed mid-delivery loses nothing (its claims pass to the
+//! other node when its lease ends, or, once its heartbeat has stopped, long before), and the
+//! Business Use Case limit holds for the deployment, not per node.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
+use wabahook_store::DeliveryFilter;
 
-use crate::crash::{seed, send_events, spawn, subscribe, SECRET};
+use crate::crash::{seed, send_events, spawn_with, subscribe, SECRET};
 use crate::harness::{postgres_dir, test_config, Ctx, Receiver};
 
 /// Two `wabahook serve` processes on one fresh database, the seeded app subscribed to a receiver.
@@ -22,13 +25,18 @@ struct Nodes {
 
 impl Nodes {
     async fn start() -> Nodes {
+        Nodes::start_with(&[], &[]).await
+    }
+
+    /// Like [`Nodes::start`], with more (or overriding) environment variables for each node.
+    async fn start_with(one_env: &[(&str, &str)], two_env: &[(&str, &str)]) -> Nodes {
         let one_dir = postgres_dir();
         let two_dir = one_dir.sharing();
         seed(one_dir.path());
         seed(two_dir.path());
         let rx = Receiver::start().await;
-        let (one, one_base) = spawn(&one_dir);
-        let (two, two_base) = spawn(&two_dir);
+        let (one, one_base) = spawn_with(&one_dir, one_env);
+        let (two, two_base) = spawn_with(&two_dir, two_env);
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         subscribe(&http, &one_base, &rx.url("/hook/nodes")).await;
         Nodes {
@@ -157,6 +165,95 @@ async fn a_killed_node_loses_nothing_and_duplicates_only_its_claims() {
     }
     two.kill().unwrap();
     two.wait().unwrap();
+}
+
+/// With a lease far longer than the test waits, a node killed while it holds claims has them
+/// taken over by the survivor once the killed node's heartbeat has been silent for
+/// `delivery.node_silence_ms`: every acknowledged event arrives within a minute of the kill.
+#[tokio::test]
+async fn a_killed_nodes_claims_go_to_the_survivor_when_its_heartbeat_stops() {
+    let node = |id: &'static str| {
+        [
+            ("WABAHOOK_DELIVERY__NODE_ID", id),
+            ("WABAHOOK_DELIVERY__LEASE_MS", "600000"),
+            ("WABAHOOK_DELIVERY__HEARTBEAT_MS", "200"),
+            ("WABAHOOK_DELIVERY__NODE_SILENCE_MS", "1500"),
+        ]
+    };
+    let Nodes {
+        rx,
+        http,
+        mut one,
+        one_base,
+        mut two,
+        two_base,
+        _dirs,
+    } = Nodes::start_with(&node("node-one"), &node("node-two")).await;
+    let store = wabahook_store::open(
+        &_dirs[0].store_url(),
+        std::sync::Arc::new(wabahook_model::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    // Slow answers, so that both nodes hold claimed, unfinished work.
+    rx.answer_after("/hook/nodes", Duration::from_millis(300));
+    let bases = [one_base.as_str(), two_base.as_str()];
+    let accepted = send_events(&http, &(0..200).collect::<Vec<_>>(), |n| {
+        bases[(n % 2) as usize]
+    })
+    .await;
+    assert_eq!(accepted.len(), 200);
+
+    // Kill node one while it holds claims.
+    let all = DeliveryFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let held = loop {
+        let held = store
+            .deliveries(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.claimed_by.as_deref() == Some("node-one"))
+            .count();
+        if held > 0 {
+            break held;
+        }
+        assert!(Instant::now() < deadline, "node one never held a claim");
+        rx.wait_for_post(Duration::from_millis(100)).await;
+    };
+    one.kill().unwrap();
+    one.wait().unwrap();
+    let killed_at = Instant::now();
+    rx.answer_after("/hook/nodes", Duration::ZERO);
+
+    let deadline = killed_at + Duration::from_secs(60);
+    let mut missing = accepted.len();
+    while Instant::now() < deadline {
+        let seen = arrivals(&rx);
+        missing = accepted.iter().filter(|n| !seen.contains_key(n)).count();
+        if missing == 0 {
+            break;
+        }
+        rx.wait_for_post(Duration::from_millis(200)).await;
+    }
+    two.kill().unwrap();
+    two.wait().unwrap();
+    assert_eq!(
+        missing, 0,
+        "{missing} events still undelivered a minute after node one (holding {held} claims) was \
+         killed: its claims waited for the lease"
+    );
+    for p in rx.posts() {
+        wabahook_receiver::signature::verify(
+            SECRET,
+            &p.body,
+            p.headers["x-hub-signature-256"].to_str().ok(),
+        )
+        .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
-//! The delivery queue (migrations 0002–0004: `deliveries`, `attempts`, `targets`): claims under a
+//! The delivery queue (migrations 0002–0005: `deliveries`, `attempts`, `targets`): claims under a
 //! lease, attempt results, releases, endpoints held back, replays, and the reads of the admin
 //! API; with the hot path's statements and bookkeeping, which both backends' hot paths share.
 //!
 //! A delivery's `next_attempt_at` doubles as its lease: claiming moves it forward by the lease,
 //! and `claim_seq` counts claims so that a result is applied only under the claim it was made
-//! under.
+//! under. A claim also names its node (`claimed_by`), so that the claims of a node known to be
+//! gone can be given back before their lease ends ([`crate::NodeRegistry`]); the lease stays the
+//! safety net.
 
 use std::collections::HashMap;
 
@@ -17,12 +19,13 @@ use crate::{StoreError, StoreResult};
 
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Claims up to `limit` due deliveries, at most `per_target` for any one target (oldest due
-    /// first within a target, targets taken in turn), leasing each until `now_ms + lease_ms`.
-    /// Targets held back by [`DeliveryQueue::defer_target`] are skipped. Each claim bumps the
-    /// delivery's `claim_seq`.
+    /// Claims up to `limit` due deliveries for node `node_id`, at most `per_target` for any one
+    /// target (oldest due first within a target, targets taken in turn), leasing each until
+    /// `now_ms + lease_ms`. Targets held back by [`DeliveryQueue::defer_target`] are skipped.
+    /// Each claim bumps the delivery's `claim_seq` and records the node in `claimed_by`.
     async fn claim_due(
         &self,
+        node_id: &str,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
@@ -35,7 +38,8 @@ pub trait DeliveryQueue: Send + Sync {
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
     ) -> StoreResult<()>;
-    /// Makes claimed deliveries due again at `at_ms` without an attempt (shutdown, endpoint back-off).
+    /// Makes claimed deliveries due again at `at_ms` without an attempt (shutdown, endpoint
+    /// back-off), and no longer claimed; only those still held under the same claim.
     async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()>;
     /// Holds every delivery to `target_url` back until `until_ms` (claims skip the target), so
     /// that an endpoint that is down does not fill the claims. Costs the same whatever the
@@ -67,7 +71,7 @@ pub enum Replay {
 
 pub(crate) const DELIVERY_COLUMNS: &str =
     "id, event_id, app_id, waba_id, field, target_url, state, attempts, \
-     next_attempt_at, claim_seq, created_at_ms, expires_at_ms, finished_at_ms";
+     next_attempt_at, claim_seq, created_at_ms, expires_at_ms, finished_at_ms, claimed_by";
 
 /// A row of [`DELIVERY_COLUMNS`].
 pub(crate) fn read_delivery(c: &dyn Columns) -> StoreResult<Delivery> {
@@ -87,6 +91,7 @@ pub(crate) fn read_delivery(c: &dyn Columns) -> StoreResult<Delivery> {
         created_at_ms: c.int(10)?,
         expires_at_ms: c.int(11)?,
         finished_at_ms: c.opt_int(12)?,
+        claimed_by: c.opt_text(13)?,
     })
 }
 
@@ -103,8 +108,8 @@ fn read_attempt(c: &dyn Columns) -> StoreResult<Attempt> {
 
 /// Cancels an app's pending deliveries on a WABA. Binds: now, app, WABA.
 pub(crate) const CANCEL_PENDING: &str =
-    "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1 \
-     WHERE app_id = $2 AND waba_id = $3 AND state IN ('pending', 'retrying')";
+    "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1, \
+     claimed_by = NULL WHERE app_id = $2 AND waba_id = $3 AND state IN ('pending', 'retrying')";
 
 /// Binds per row: event_id, app_id, waba_id, field, target_url, next_attempt_at,
 /// created_at_ms, expires_at_ms. Each delivery is pending.
@@ -131,7 +136,7 @@ pub(crate) fn insert_attempts_sql(n: usize) -> String {
 }
 
 /// Binds per row: id, claim_seq, state, next_attempt_at, finished_at_ms. Applies only to a
-/// delivery still held under that claim.
+/// delivery still held under that claim, and ends the claim whatever the outcome.
 pub(crate) fn finish_deliveries_sql(n: usize) -> String {
     // Typed casts: PostgreSQL cannot infer a VALUES list's column types.
     let rows = value_rows(n, 5, |p| {
@@ -143,7 +148,7 @@ pub(crate) fn finish_deliveries_sql(n: usize) -> String {
     });
     format!(
         "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, \
-         next_attempt_at = v.column4, finished_at_ms = v.column5 \
+         next_attempt_at = v.column4, finished_at_ms = v.column5, claimed_by = NULL \
          FROM (VALUES {rows}) AS v \
          WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2 \
          AND deliveries.state IN ('pending', 'retrying')"
@@ -155,21 +160,38 @@ pub(crate) const CLAIM_TARGETS: &str = "SELECT t.url FROM targets t WHERE t.bloc
      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.target_url = t.url \
      AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)";
 
-/// Leases one target's oldest due deliveries. Binds: lease end, target, now, limit. `lock` is
-/// how the dialect keeps two claimers off the same rows.
+/// Leases one target's oldest due deliveries to a node. Binds: lease end, node, target, now,
+/// limit (numbered in order of appearance, so that they bind by position too). `lock` is how
+/// the dialect keeps two claimers off the same rows ([`Backend::SKIP_LOCKED`]).
 pub(crate) fn claim_target_sql(lock: &str) -> String {
     format!(
-        "UPDATE deliveries SET next_attempt_at = $1, claim_seq = claim_seq + 1 WHERE id IN \
-         (SELECT id FROM deliveries WHERE target_url = $2 AND state IN ('pending', 'retrying') \
-          AND next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4{lock}) \
+        "UPDATE deliveries SET next_attempt_at = $1, claimed_by = $2, claim_seq = claim_seq + 1 \
+         WHERE id IN (SELECT id FROM deliveries WHERE target_url = $3 \
+          AND state IN ('pending', 'retrying') AND next_attempt_at <= $4 \
+          ORDER BY next_attempt_at LIMIT $5{lock}) \
          RETURNING {DELIVERY_COLUMNS}"
     )
 }
 
-/// Makes one claimed delivery due at another time, if still held under that claim. Binds:
-/// when, id, claim_seq.
-pub(crate) const RELEASE: &str = "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 \
-     AND claim_seq = $3 AND state IN ('pending', 'retrying')";
+/// Makes one claimed delivery due at another time and unclaimed, if still held under that
+/// claim. Binds: when, id, claim_seq.
+pub(crate) const RELEASE: &str = "UPDATE deliveries SET next_attempt_at = $1, claimed_by = NULL \
+     WHERE id = $2 AND claim_seq = $3 AND state IN ('pending', 'retrying')";
+
+/// Gives back, due at once (never later than they were), the claims whose `claimed_by` matches
+/// `which` (a condition on `claimed_by`, whose parameters come after the time): those of a node
+/// known to be gone. `claim_seq` is kept: a result of the node, should it come after all, still
+/// applies until another node claims the delivery. `lock` keeps two nodes giving back at once
+/// off each other's rows ([`Backend::SKIP_LOCKED`]); a row locked meanwhile is being claimed or
+/// given back by another node. Binds: now, then those of `which`.
+pub(crate) fn release_claims_sql(which: &str, lock: &str) -> String {
+    format!(
+        "UPDATE deliveries SET claimed_by = NULL, next_attempt_at = CASE \
+         WHEN next_attempt_at > $1 THEN $1 ELSE next_attempt_at END \
+         WHERE id IN (SELECT id FROM deliveries WHERE {which} \
+          AND state IN ('pending', 'retrying'){lock})"
+    )
+}
 
 /// Holds a target back until a time (never shortening a hold). Binds: url, until.
 pub(crate) const DEFER_TARGET: &str = "INSERT INTO targets (url, blocked_until) VALUES ($1, $2) \
@@ -178,9 +200,10 @@ pub(crate) const DEFER_TARGET: &str = "INSERT INTO targets (url, blocked_until) 
      THEN targets.blocked_until ELSE excluded.blocked_until END";
 
 /// One call of [`DeliveryQueue::claim_due`]; `turn` picks the target to start with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ClaimRequest {
     pub turn: usize,
+    pub node_id: String,
     pub now_ms: i64,
     pub lease_ms: i64,
     pub limit: i64,
@@ -238,6 +261,7 @@ pub(crate) fn pair_with_events(
 impl<B: Backend> DeliveryQueue for B {
     async fn claim_due(
         &self,
+        node_id: &str,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
@@ -245,6 +269,7 @@ impl<B: Backend> DeliveryQueue for B {
     ) -> StoreResult<Vec<Claimed>> {
         self.claim(ClaimRequest {
             turn: self.shared().next_turn(),
+            node_id: node_id.to_string(),
             now_ms,
             lease_ms,
             limit,
@@ -272,7 +297,7 @@ impl<B: Backend> DeliveryQueue for B {
         let set = "UPDATE deliveries SET \
                    state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
                    next_attempt_at = $1, expires_at_ms = $2, finished_at_ms = NULL, \
-                   claim_seq = claim_seq + 1";
+                   claim_seq = claim_seq + 1, claimed_by = NULL";
         let (clause, args): (&str, Vec<Param<'_>>) = match &what {
             Replay::Delivery(id) => ("WHERE id = $3", args![now_ms, expires_at_ms, *id].into()),
             Replay::Event(id) => (

@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, Postgres};
 
+use super::PgStore;
+use crate::backend::Backend;
 use crate::concerns::deliveries::{self, ClaimRequest};
 use crate::concerns::events::{self, EventWrite};
 use crate::records::*;
@@ -15,14 +17,12 @@ use crate::StoreResult;
 /// Rows per multi-row statement.
 const CHUNK: usize = 100;
 
-/// Rows another node is claiming are skipped, not waited for.
-const LOCK_CLAIMED: &str = " FOR UPDATE SKIP LOCKED";
 const EVENTS_IN_JSON: &str = "SELECT json_array_elements_text(CAST($1 AS JSON))";
 
 /// Claims due deliveries (see [`crate::DeliveryQueue::claim_due`]).
 pub(super) async fn claim_due_in(
     tx: &mut PgConnection,
-    r: ClaimRequest,
+    r: &ClaimRequest,
 ) -> StoreResult<Vec<Claimed>> {
     let mut targets = Postgres::fetch(&mut *tx, deliveries::CLAIM_TARGETS, &args![r.now_ms])
         .await?
@@ -30,14 +30,20 @@ pub(super) async fn claim_due_in(
         .map(|row| row.text(0))
         .collect::<StoreResult<Vec<String>>>()?;
     deliveries::take_turns(&mut targets, r.turn);
-    let sql = deliveries::claim_target_sql(LOCK_CLAIMED);
+    let sql = deliveries::claim_target_sql(PgStore::SKIP_LOCKED);
     let mut claimed: Vec<Delivery> = Vec::new();
     for url in &targets {
         let room = r.limit - claimed.len() as i64;
         if room <= 0 {
             break;
         }
-        let args = args![r.now_ms + r.lease_ms, url, r.now_ms, room.min(r.per_target)];
+        let args = args![
+            r.now_ms + r.lease_ms,
+            &r.node_id,
+            url,
+            r.now_ms,
+            room.min(r.per_target)
+        ];
         for row in Postgres::fetch(&mut *tx, &sql, &args).await? {
             claimed.push(deliveries::read_delivery(&row)?);
         }

@@ -1,9 +1,11 @@
 //! The PostgreSQL backend, for several `wabahook serve` nodes sharing one database.
 //!
 //! Every node serves the API and delivers. Claims lock their rows with `FOR UPDATE SKIP LOCKED`
-//! for the claiming transaction only and leave a lease in the row (`next_attempt_at`), so no
-//! transaction is held open across a POST, two live nodes never claim the same delivery, and a
-//! dead node's claims come due again when their lease ends. New deliveries fire a `NOTIFY`
+//! for the claiming transaction only and leave a lease (`next_attempt_at`) and the node's id
+//! (`claimed_by`) in the row, so no transaction is held open across a POST and two live nodes
+//! never claim the same delivery. Nodes beat in the `nodes` table; a dead node's claims are
+//! given back once it has been silent long enough (or when it restarts with the same id), and
+//! come due again when their lease ends in any case. New deliveries fire a `NOTIFY`
 //! (from a trigger, sent at commit); each node `LISTEN`s and wakes its workers, with polling
 //! left as the fallback.
 
@@ -111,6 +113,13 @@ impl Backend for PgStore {
 
     const COUNT_TO: &'static str = "WITH n(i) AS (SELECT * FROM generate_series(1, $1))";
 
+    /// Rows another node is claiming or giving back are left to it, not waited for.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    /// Nodes share the database: each gives back only its own claims, and those of nodes that
+    /// fell silent.
+    const SOLE_OWNER: bool = false;
+
     fn shared(&self) -> &Shared<Postgres> {
         &self.shared
     }
@@ -136,7 +145,7 @@ impl Backend for PgStore {
 
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
         let mut tx = self.shared.write.begin().await?;
-        let claimed = hot::claim_due_in(&mut tx, request).await?;
+        let claimed = hot::claim_due_in(&mut tx, &request).await?;
         tx.commit().await?;
         Ok(claimed)
     }

@@ -102,6 +102,12 @@ impl Backend for SqliteStore {
     const COUNT_TO: &'static str =
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)";
 
+    /// Writers take turns; there is nothing to skip.
+    const SKIP_LOCKED: &'static str = "";
+
+    /// One `wabahook serve` process per file: a claim found at start is a dead process's.
+    const SOLE_OWNER: bool = true;
+
     fn shared(&self) -> &Shared<Sqlite> {
         &self.shared
     }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::backend::Backend;
 use crate::concerns::deliveries::{self, ClaimRequest};
 use crate::concerns::events::{self, EventWrite};
 use crate::records::*;
@@ -75,8 +76,7 @@ pub(super) fn start(path: &str) -> StoreResult<mpsc::Sender<WriteJob>> {
         insert_delivery: deliveries::insert_deliveries_sql(1),
         insert_attempt: deliveries::insert_attempts_sql(1),
         finish_delivery: deliveries::finish_deliveries_sql(1),
-        // The single writer serialises claims; nothing to lock.
-        claim_target: deliveries::claim_target_sql(""),
+        claim_target: deliveries::claim_target_sql(super::SqliteStore::SKIP_LOCKED),
         claimed_events: events::claimed_events_sql("SELECT value FROM json_each($1)"),
     };
     let (jobs, queue) = mpsc::channel(4 * GROUP_MAX);
@@ -229,7 +229,7 @@ fn commit_group(
                 .next()
                 .unwrap_or(Ok(()))
                 .map(|()| Written::Done),
-            WriteOp::Claim(r) => claim(&tx, sql, *r)?.map(Written::Claimed),
+            WriteOp::Claim(r) => claim(&tx, sql, r)?.map(Written::Claimed),
         });
     }
     tx.commit()?;
@@ -241,7 +241,7 @@ fn commit_group(
 fn claim(
     tx: &rusqlite::Transaction<'_>,
     sql: &Statements,
-    r: ClaimRequest,
+    r: &ClaimRequest,
 ) -> rusqlite::Result<StoreResult<Vec<Claimed>>> {
     let mut targets: Vec<String> = tx
         .prepare_cached(deliveries::CLAIM_TARGETS)?
@@ -257,6 +257,7 @@ fn claim(
         }
         let rows = take.query(params![
             r.now_ms + r.lease_ms,
+            r.node_id,
             url,
             r.now_ms,
             room.min(r.per_target)
