@@ -147,3 +147,71 @@ mod tests {
         assert!(new_access_token().starts_with("EAA"));
     }
 }
+
+/// An id that came from outside and has the shape of a Graph id, checked when it is read, so
+/// that nothing else (a NUL, a megabyte of digits) reaches a store: every store then answers
+/// the same, and a bad id is the caller's error rather than the database's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GraphId(String);
+
+impl GraphId {
+    /// `s` if it has the shape of a Graph id.
+    pub fn parse(s: &str) -> Option<GraphId> {
+        is_graph_id(s).then(|| GraphId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for GraphId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<GraphId> for String {
+    fn from(id: GraphId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for GraphId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GraphId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        GraphId::parse(&s).ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Other("a string that is not a Graph id"),
+                &"a Graph id (15 to 17 digits, not starting with 0)",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod graph_id_tests {
+    use super::*;
+
+    #[test]
+    fn only_graph_ids_are_read() {
+        let ok: GraphId = serde_json::from_str("\"102290129340398\"").unwrap();
+        assert_eq!(ok.as_str(), "102290129340398");
+        for bad in [
+            "\"10229012934039\\u0000\"",
+            "\"1022901293403981234567890\"",
+            "\"abc\"",
+            "\"\"",
+            "12",
+        ] {
+            assert!(serde_json::from_str::<GraphId>(bad).is_err(), "{bad}");
+        }
+    }
+}

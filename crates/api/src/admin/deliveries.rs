@@ -1,6 +1,6 @@
 //! Events, deliveries and replay in the admin API.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use wabahook_delivery::routing;
@@ -8,9 +8,9 @@ use wabahook_receiver::samples::{self, SampleContext};
 use wabahook_receiver::TYPED_FIELDS;
 use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Event, Replay};
 
-use super::requests::{CreateEvent, DeliveryQuery, ReplayRequest};
+use super::requests::{CreateEvent, DeliveryQuery, ObjectId, ReplayRequest};
 use super::responses::{DeliveryPage, DeliveryResponse, EventResponse, Replayed};
-use super::{AdminError, AdminJson};
+use super::{AdminError, AdminJson, AdminQuery};
 use crate::AppState;
 
 type AdminResult<T> = Result<T, AdminError>;
@@ -112,7 +112,7 @@ async fn with_attempts(s: &AppState, d: Delivery) -> AdminResult<DeliveryRespons
 
 pub async fn get_event(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<EventResponse<Vec<DeliveryResponse>>>> {
     let event = s
         .store
@@ -120,7 +120,7 @@ pub async fn get_event(
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
     let filter = DeliveryFilter {
-        event_id: Some(id),
+        event_id: Some(id.into()),
         limit: 10_000,
         ..Default::default()
     };
@@ -133,9 +133,8 @@ pub async fn get_event(
 
 pub async fn list_deliveries(
     State(s): State<AppState>,
-    q: Result<Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
+    AdminQuery(q): AdminQuery<DeliveryQuery>,
 ) -> AdminResult<Json<DeliveryPage>> {
-    let Query(q) = q.map_err(|e| AdminError::Invalid(e.body_text()))?;
     let state = match q.state.as_deref() {
         None => None,
         Some(x) => Some(DeliveryState::parse(x).ok_or_else(|| {
@@ -149,9 +148,9 @@ pub async fn list_deliveries(
         return Err(AdminError::Invalid("limit must be 1 to 1000".into()));
     }
     let filter = DeliveryFilter {
-        app_id: q.app_id,
-        waba_id: q.waba_id,
-        event_id: q.event_id,
+        app_id: q.app_id.map(String::from),
+        waba_id: q.waba_id.map(String::from),
+        event_id: q.event_id.map(String::from),
         state,
         before_id: q.before,
         limit,
@@ -204,7 +203,7 @@ pub async fn replay(
                 .event(&id)
                 .await?
                 .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
-            Replay::Event(id)
+            Replay::Event(id.into())
         }
         (None, None, Some(app_id), since) => {
             s.store
@@ -212,7 +211,7 @@ pub async fn replay(
                 .await?
                 .ok_or_else(|| AdminError::NotFound(format!("no app {app_id}")))?;
             Replay::FailedSince {
-                app_id,
+                app_id: app_id.into(),
                 since_ms: since.unwrap_or(0).saturating_mul(1000),
             }
         }

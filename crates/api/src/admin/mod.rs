@@ -91,6 +91,23 @@ async fn require_admin_token(
     }
 }
 
+/// Query parameters with the admin API's own error for a bad one.
+pub struct AdminQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for AdminQuery<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AdminError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| AdminQuery(q.0))
+            .map_err(|e| AdminError::Invalid(e.body_text()))
+    }
+}
+
 /// A JSON request body with the admin API's own errors for bad JSON, wrong types and size.
 pub struct AdminJson<T>(pub T);
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use wabahook_domain::world::{
     NewApp, NewAppAccess, NewAsset, NewBusiness, NewPhoneNumber, NewToken, NewWaba,
 };
+use wabahook_model::ids::GraphId;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,7 @@ impl From<CreateBusiness> for NewBusiness {
 #[serde(deny_unknown_fields)]
 pub struct CreateWaba {
     id: Option<String>,
-    business_id: String,
+    business_id: GraphId,
     name: String,
 }
 
@@ -35,7 +36,7 @@ impl From<CreateWaba> for NewWaba {
     fn from(r: CreateWaba) -> Self {
         NewWaba {
             id: r.id,
-            business_id: r.business_id,
+            business_id: r.business_id.into(),
             name: r.name,
         }
     }
@@ -45,7 +46,7 @@ impl From<CreateWaba> for NewWaba {
 #[serde(deny_unknown_fields)]
 pub struct CreatePhoneNumber {
     id: Option<String>,
-    waba_id: String,
+    waba_id: GraphId,
     display_phone_number: String,
     verified_name: String,
     /// A number is registered unless the request says otherwise.
@@ -61,7 +62,7 @@ impl From<CreatePhoneNumber> for NewPhoneNumber {
     fn from(r: CreatePhoneNumber) -> Self {
         NewPhoneNumber {
             id: r.id,
-            waba_id: r.waba_id,
+            waba_id: r.waba_id.into(),
             display_phone_number: r.display_phone_number,
             verified_name: r.verified_name,
             registered: r.registered,
@@ -73,7 +74,7 @@ impl From<CreatePhoneNumber> for NewPhoneNumber {
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
     id: Option<String>,
-    business_id: String,
+    business_id: GraphId,
     name: String,
     link: Option<String>,
     secret: Option<String>,
@@ -83,7 +84,7 @@ impl From<CreateApp> for NewApp {
     fn from(r: CreateApp) -> Self {
         NewApp {
             id: r.id,
-            business_id: r.business_id,
+            business_id: r.business_id.into(),
             name: r.name,
             link: r.link,
             secret: r.secret,
@@ -94,8 +95,8 @@ impl From<CreateApp> for NewApp {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppAccess {
-    app_id: String,
-    business_id: String,
+    app_id: GraphId,
+    business_id: GraphId,
     /// `GRANTED` or `SHARED`; the domain says which it takes.
     role: String,
 }
@@ -103,8 +104,8 @@ pub struct CreateAppAccess {
 impl From<CreateAppAccess> for NewAppAccess {
     fn from(r: CreateAppAccess) -> Self {
         NewAppAccess {
-            app_id: r.app_id,
-            business_id: r.business_id,
+            app_id: r.app_id.into(),
+            business_id: r.business_id.into(),
             role: r.role,
         }
     }
@@ -113,7 +114,7 @@ impl From<CreateAppAccess> for NewAppAccess {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenAssetRequest {
-    waba_id: String,
+    waba_id: GraphId,
     /// `MANAGE` or `VIEW`.
     access: String,
 }
@@ -122,8 +123,8 @@ pub struct TokenAssetRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     id: Option<String>,
-    app_id: String,
-    business_id: String,
+    app_id: GraphId,
+    business_id: GraphId,
     name: Option<String>,
     permissions: Vec<String>,
     #[serde(default)]
@@ -135,15 +136,15 @@ impl From<CreateToken> for NewToken {
     fn from(r: CreateToken) -> Self {
         NewToken {
             id: r.id,
-            app_id: r.app_id,
-            business_id: r.business_id,
+            app_id: r.app_id.into(),
+            business_id: r.business_id.into(),
             name: r.name,
             permissions: r.permissions,
             assets: r
                 .assets
                 .into_iter()
                 .map(|a| NewAsset {
-                    waba_id: a.waba_id,
+                    waba_id: a.waba_id.into(),
                     access: a.access,
                 })
                 .collect(),
@@ -155,23 +156,23 @@ impl From<CreateToken> for NewToken {
 /// `GET phone_numbers?waba_id=`.
 #[derive(Deserialize)]
 pub struct WabaFilter {
-    pub waba_id: Option<String>,
+    pub waba_id: Option<GraphId>,
 }
 
 /// `GET app_access?app_id=`.
 #[derive(Deserialize)]
 pub struct AppFilter {
-    pub app_id: Option<String>,
+    pub app_id: Option<GraphId>,
 }
 
 /// `POST events`: a value of the caller's, or a sample.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEvent {
-    pub waba_id: String,
+    pub waba_id: GraphId,
     pub field: String,
     pub value: Option<Box<serde_json::value::RawValue>>,
-    pub phone_number_id: Option<String>,
+    pub phone_number_id: Option<GraphId>,
     #[serde(default)]
     pub sample: bool,
 }
@@ -180,9 +181,9 @@ pub struct CreateEvent {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    pub app_id: Option<String>,
-    pub waba_id: Option<String>,
-    pub event_id: Option<String>,
+    pub app_id: Option<GraphId>,
+    pub waba_id: Option<GraphId>,
+    pub event_id: Option<GraphId>,
     pub state: Option<String>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
@@ -193,8 +194,32 @@ pub struct DeliveryQuery {
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     pub delivery_id: Option<i64>,
-    pub event_id: Option<String>,
-    pub app_id: Option<String>,
+    pub event_id: Option<GraphId>,
+    pub app_id: Option<GraphId>,
     /// Unix seconds; with `app_id`: replay its failed and expired deliveries created since then.
     pub since: Option<i64>,
+}
+
+/// The id in a resource's path: a Graph id, or the request is refused before anything reaches
+/// the store (so a NUL or an overlong id is a 400 on every store alike).
+pub struct ObjectId(pub GraphId);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ObjectId {
+    type Rejection = super::AdminError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| super::AdminError::Invalid(e.body_text()))?;
+        GraphId::parse(&id).map(ObjectId).ok_or_else(|| {
+            let shown: String = id.chars().take(40).collect();
+            super::AdminError::Invalid(format!(
+                "{shown:?} is not a Graph id (15 to 17 digits, not starting with 0)"
+            ))
+        })
+    }
 }

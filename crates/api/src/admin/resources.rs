@@ -1,7 +1,7 @@
 //! Handlers for the world's resources. Creation goes through `wabahook_domain::world`, which
 //! holds the rules; these only translate between HTTP and it.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use wabahook_domain::world;
@@ -9,13 +9,13 @@ use wabahook_store::OnConflict;
 
 use super::requests::{
     AppFilter, CreateApp, CreateAppAccess, CreateBusiness, CreatePhoneNumber, CreateToken,
-    CreateWaba, WabaFilter,
+    CreateWaba, ObjectId, WabaFilter,
 };
 use super::responses::{
     AppAccessResponse, AppResponse, BusinessResponse, List, PhoneNumberResponse, TokenResponse,
     WabaResponse,
 };
-use super::{AdminError, AdminJson};
+use super::{AdminError, AdminJson, AdminQuery};
 use crate::AppState;
 
 type Created<T> = (StatusCode, Json<T>);
@@ -57,7 +57,7 @@ pub async fn list_businesses(
 
 pub async fn get_business(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<BusinessResponse>> {
     found("business", &id, s.store.business(&id).await?)
 }
@@ -79,7 +79,7 @@ pub async fn list_wabas(State(s): State<AppState>) -> AdminResult<Json<List<Waba
 
 pub async fn get_waba(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<WabaResponse>> {
     found("WABA", &id, s.store.waba(&id).await?)
 }
@@ -97,14 +97,14 @@ pub async fn create_phone_number(
 
 pub async fn list_phone_numbers(
     State(s): State<AppState>,
-    Query(f): Query<WabaFilter>,
+    AdminQuery(f): AdminQuery<WabaFilter>,
 ) -> AdminResult<Json<List<PhoneNumberResponse>>> {
     listed(s.store.phone_numbers(f.waba_id.as_deref()).await?)
 }
 
 pub async fn get_phone_number(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<PhoneNumberResponse>> {
     found("phone number", &id, s.store.phone_number(&id).await?)
 }
@@ -124,7 +124,7 @@ pub async fn list_apps(State(s): State<AppState>) -> AdminResult<Json<List<AppRe
 
 pub async fn get_app(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<AppResponse>> {
     found("app", &id, s.store.app(&id).await?)
 }
@@ -142,7 +142,7 @@ pub async fn create_app_access(
 
 pub async fn list_app_access(
     State(s): State<AppState>,
-    Query(f): Query<AppFilter>,
+    AdminQuery(f): AdminQuery<AppFilter>,
 ) -> AdminResult<Json<List<AppAccessResponse>>> {
     let mut all = Vec::new();
     match f.app_id {
@@ -171,7 +171,7 @@ pub async fn list_tokens(State(s): State<AppState>) -> AdminResult<Json<List<Tok
 
 pub async fn get_token(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId,
 ) -> AdminResult<Json<TokenResponse>> {
     found("token", &id, s.store.token(&id).await?)
 }

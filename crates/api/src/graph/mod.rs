@@ -130,6 +130,14 @@ fn effective_method(actual: &Method, params: &Params) -> Result<Method, GraphErr
 
 async fn route(state: &AppState, call: &mut Call, rest: &[&str]) -> Result<Value, GraphError> {
     let method = call.method.clone();
+    // An object id that is not a Graph id names no object; it never reaches the store, so
+    // every store answers alike (and a NUL is not a database error).
+    if let [id] | [id, "subscribed_apps" | "subscriptions"] = rest {
+        if !wabahook_model::ids::is_graph_id(id) {
+            let shown: String = id.chars().take(64).collect();
+            return Err(unknown(call, &shown));
+        }
+    }
     match rest {
         ["oauth", "access_token"] if method == Method::GET || method == Method::POST => {
             oauth::access_token(state, call).await

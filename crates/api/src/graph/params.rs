@@ -17,6 +17,25 @@ enum Param {
     Json(Value),
 }
 
+impl Param {
+    /// Whether the value holds a NUL anywhere: no store keeps one in text, so it is refused
+    /// at the edge.
+    fn has_nul(&self) -> bool {
+        fn json(v: &Value) -> bool {
+            match v {
+                Value::String(s) => s.contains('\0'),
+                Value::Array(a) => a.iter().any(json),
+                Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || json(v)),
+                _ => false,
+            }
+        }
+        match self {
+            Param::Text(s) => s.contains('\0'),
+            Param::Json(v) => json(v),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Params {
     values: HashMap<String, Param>,
@@ -80,6 +99,16 @@ impl Params {
                     params.values.insert(k, Param::Text(v));
                 }
             }
+        }
+        if let Some(name) = params
+            .values
+            .iter()
+            .find_map(|(k, v)| (k.contains('\0') || v.has_nul()).then_some(k))
+        {
+            let shown: String = name.chars().filter(|c| *c != '\0').take(64).collect();
+            return Err(GraphError::param(format!(
+                "Param {shown} must not contain NUL characters"
+            )));
         }
         Ok((parts.headers, params))
     }

@@ -247,3 +247,107 @@ except urllib.error.HTTPError as e:
         assert!(message.contains("larger than"), "{v}");
     }
 }
+
+/// A NUL or an overlong id is refused at the edge with the API's own 400, the same on every
+/// store (PostgreSQL cannot keep a NUL in text, SQLite can), and changes nothing.
+#[tokio::test]
+async fn nul_characters_and_overlong_ids_are_400_on_every_store() {
+    let ctx = Ctx::start().await;
+    let w = ctx.world(true).await;
+    let long = "1".repeat(300);
+
+    // Graph: object ids in the path.
+    for id in [format!("{}%00", w.waba_id), long.clone(), "abc".into()] {
+        let r = ctx
+            .graph(
+                "GET",
+                &format!("/v23.0/{id}/subscribed_apps"),
+                Some(&w.token),
+                &[],
+            )
+            .await;
+        r.assert_graph_error(100);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["error"]["error_subcode"], 33, "{}", r.body);
+    }
+    // Graph: parameters, as a form and as JSON.
+    let path = format!("/v23.0/{}/subscriptions", w.app_id);
+    let r = ctx
+        .graph(
+            "POST",
+            &path,
+            Some(&w.app_token()),
+            &[
+                ("object", "whatsapp_business_account"),
+                ("callback_url", "http://127.0.0.1:9/x"),
+                ("verify_token", "a\0b"),
+                ("fields", "messages"),
+            ],
+        )
+        .await;
+    r.assert_graph_error(100);
+    assert!(r.message().contains("NUL"), "{}", r.body);
+    let r = ctx
+        .graph_json(
+            "POST",
+            &path,
+            Some(&w.app_token()),
+            json!({"object": "whatsapp_business_account", "callback_url": "http://127.0.0.1:9/x",
+                   "verify_token": "t", "fields": ["messages\u{0}"]}),
+        )
+        .await;
+    r.assert_graph_error(100);
+
+    // Admin: ids in the path, in queries and in bodies.
+    let before = ctx.admin_get("wabas").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    for path in [
+        "events/%00".to_string(),
+        format!("events/{long}"),
+        format!("businesses/{}%00", w.business_id),
+        format!("wabas/{long}"),
+        "deliveries?app_id=%00".into(),
+        format!("deliveries?event_id={long}"),
+        "phone_numbers?waba_id=%00".into(),
+    ] {
+        let r = ctx.admin_get(&path).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}: {}",
+            r.body
+        );
+    }
+    for (path, body) in [
+        (
+            "wabas",
+            json!({"business_id": format!("{}\u{0}", w.business_id), "name": "x"}),
+        ),
+        ("wabas", json!({"business_id": long, "name": "x"})),
+        (
+            "wabas",
+            json!({"business_id": w.business_id, "name": "x\u{0}"}),
+        ),
+        (
+            "events",
+            json!({"waba_id": format!("{}\u{0}", w.waba_id), "field": "account_update", "value": {}}),
+        ),
+        ("replay", json!({"event_id": "\u{0}"})),
+        ("replay", json!({"app_id": long})),
+    ] {
+        let r = ctx.admin_post(path, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{path} {body}: {}",
+            r.body
+        );
+    }
+    let after = ctx.admin_get("wabas").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "nothing was created");
+}
