@@ -1,8 +1,10 @@
 //! Settings of the HTTP layer, filled in by the server's configuration loader.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use wabahook_model::egress::EgressGuard;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -69,6 +71,11 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// The egress guard, when it is on: callback URLs are checked against it when configured,
+    /// and handshakes connect only where it allows.
+    pub egress: Option<Arc<EgressGuard>>,
+    /// Requests in flight and body time.
+    pub limits: crate::limits::RequestLimits,
 }
 
 impl ApiConfig {
@@ -93,6 +100,8 @@ impl Default for ApiConfig {
             user_agent: "facebookplatform/1.0 (+http://developers.facebook.com)".into(),
             max_body_bytes: 1024 * 1024,
             admin_token: String::new(),
+            egress: None,
+            limits: crate::limits::RequestLimits::default(),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The verification handshake wabahook performs before it stores a callback URL:
 //! `GET <url>?hub.mode=subscribe&hub.challenge=<random>&hub.verify_token=<token>`, verified only
-//! on HTTP 200 whose body is exactly the challenge.
+//! on HTTP 200 whose body is exactly the challenge. With the egress guard on, the request goes
+//! only where the guard allows, checked as for deliveries.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wabahook_delivery::egress::{self, EgressRefused};
+use wabahook_model::egress::EgressGuard;
 use wabahook_model::ids;
 
 /// Why a handshake failed, in the terms Meta's 2200/2201 messages use.
@@ -28,18 +32,42 @@ const MAX_BODY: usize = 64 * 1024;
 pub struct CallbackVerifier {
     client: reqwest::Client,
     timeout: Duration,
+    /// The egress guard, when it is on; `client` resolves names through it too.
+    egress: Option<Arc<EgressGuard>>,
 }
 
 impl CallbackVerifier {
-    pub fn new(timeout: Duration, user_agent: &str) -> Result<Self, VerifierBuildError> {
-        let client = reqwest::Client::builder()
+    pub fn new(
+        timeout: Duration,
+        user_agent: &str,
+        egress: Option<Arc<EgressGuard>>,
+    ) -> Result<Self, VerifierBuildError> {
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .user_agent(user_agent)
-            .build()?;
-        Ok(CallbackVerifier { client, timeout })
+            .user_agent(user_agent);
+        let client = egress::guard_client(builder, egress.as_ref()).build()?;
+        Ok(CallbackVerifier {
+            client,
+            timeout,
+            egress,
+        })
+    }
+
+    /// The verifier the HTTP layer's settings ask for.
+    pub fn for_config(config: &crate::ApiConfig) -> Result<Self, VerifierBuildError> {
+        CallbackVerifier::new(
+            config.handshake_timeout,
+            &config.user_agent,
+            config.egress.clone(),
+        )
+    }
+
+    /// The egress guard, when it is on: configuration checks callback URLs against it too.
+    pub fn egress(&self) -> Option<&EgressGuard> {
+        self.egress.as_deref()
     }
 
     /// Performs the handshake against `callback_url` with `verify_token`.
@@ -52,6 +80,10 @@ impl CallbackVerifier {
             curl_errno: 3,
             message: format!("URL using bad/illegal format or missing URL ({e})"),
         })?;
+        // An address never reaches the client's resolver, so it is checked here.
+        if let Some(guard) = &self.egress {
+            egress::check_url(guard, &url).map_err(|r| refused_by_guard(&r))?;
+        }
         let challenge = ids::new_challenge();
         url.query_pairs_mut()
             .append_pair("hub.mode", "subscribe")
@@ -107,7 +139,19 @@ fn timed_out(started: Instant) -> HandshakeFailure {
     }
 }
 
+/// Meta's handshake fails with curl's "couldn't connect" when it cannot reach the endpoint;
+/// a refusal of the guard is that, from this side, and says why.
+fn refused_by_guard(refused: &EgressRefused) -> HandshakeFailure {
+    HandshakeFailure::Transport {
+        curl_errno: 7,
+        message: format!("Failed to connect: {refused}"),
+    }
+}
+
 fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
+    if let Some(refused) = egress::refusal_of(e) {
+        return refused_by_guard(refused);
+    }
     let detail = wabahook_model::innermost_cause(e);
     let (curl_errno, message) = if e.is_connect() {
         (7, format!("Failed to connect: {detail}"))
@@ -137,5 +181,42 @@ impl HandshakeFailure {
                 "Received an invalid hub.challenge while validating endpoint: expected value=\"{expected}\", received=\"{received}\""
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wabahook_model::egress::parse_net;
+
+    fn verifier(require_https: bool, allow: &[&str]) -> CallbackVerifier {
+        let allow = allow.iter().map(|a| parse_net(a).unwrap()).collect();
+        let guard = Arc::new(EgressGuard::new(require_https, allow));
+        CallbackVerifier::new(Duration::from_secs(2), "test", Some(guard)).unwrap()
+    }
+
+    // Refused before any request: should the check fail, only loopback's discard port is near.
+    #[tokio::test]
+    async fn the_guard_refuses_before_the_request() {
+        let v = verifier(false, &[]);
+        for url in ["http://127.0.0.1:9/hook", "http://[::ffff:7f00:1]:9/hook"] {
+            let f = v.verify(url, "token").await.unwrap_err();
+            let HandshakeFailure::Transport { curl_errno, .. } = &f else {
+                panic!("{f:?}")
+            };
+            assert_eq!(*curl_errno, 7);
+            assert!(
+                f.message().contains("refused by the egress guard")
+                    && f.message().contains("a loopback address"),
+                "{}",
+                f.message()
+            );
+        }
+        let strict = verifier(true, &["127.0.0.0/8"]);
+        let f = strict
+            .verify("http://127.0.0.1:9/hook", "t")
+            .await
+            .unwrap_err();
+        assert!(f.message().contains("only https"), "{}", f.message());
     }
 }

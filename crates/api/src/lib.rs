@@ -10,6 +10,8 @@ pub mod config;
 pub mod graph;
 pub mod handshake;
 mod health;
+pub mod limits;
+pub mod redact;
 
 use std::sync::Arc;
 
@@ -37,7 +39,7 @@ impl AppState {
         config: ApiConfig,
         engine: Arc<Engine>,
     ) -> Result<Self, handshake::VerifierBuildError> {
-        let verifier = CallbackVerifier::new(config.handshake_timeout, &config.user_agent)?;
+        let verifier = CallbackVerifier::for_config(&config)?;
         Ok(AppState {
             store,
             config: Arc::new(config),
@@ -64,12 +66,27 @@ impl AppState {
 }
 
 /// The whole HTTP application. Graph paths are matched last, so that `/admin/v1/…` and the
-/// probes are never mistaken for Graph object ids.
+/// probes are never mistaken for Graph object ids. The Graph and admin APIs share one limit of
+/// requests in flight; the probes are outside it.
 pub fn router(state: AppState) -> Router {
+    let request_limits = state.config.limits.clone();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(request_limits.max_in_flight));
+    let admin = limits::apply(
+        admin::router(state.clone()),
+        limits::Surface::Admin,
+        in_flight.clone(),
+        request_limits.body_timeout,
+    );
+    let graph = limits::apply(
+        Router::new().fallback(graph::dispatch),
+        limits::Surface::Graph,
+        in_flight,
+        request_limits.body_timeout,
+    );
     Router::new()
         .merge(health::router())
-        .nest("/admin/v1", admin::router(state.clone()))
-        .fallback(graph::dispatch)
+        .nest("/admin/v1", admin)
+        .merge(graph)
         .with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::RequestSpan))
 }

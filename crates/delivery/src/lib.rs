@@ -5,12 +5,16 @@
 //! groups them per (app, target) and writes Meta's exact body → [`sender`] signs and POSTs →
 //! [`schedule`] decides the next try → the store records every attempt.
 //!
+//! With the [`egress`] guard on, no POST reaches a forbidden address (checked before each
+//! request and, for names, after every resolution).
+//!
 //! The engine knows nothing of HTTP routes; time comes from a [`Clock`], so tests can run a
 //! 7-day retry schedule in milliseconds.
 
 pub mod batch;
 pub mod clock;
 pub mod config;
+pub mod egress;
 pub mod engine;
 pub mod routing;
 pub mod schedule;
@@ -19,4 +23,5 @@ pub mod world_cache;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::DeliveryConfig;
+pub use egress::EgressConfig;
 pub use engine::Engine;

@@ -1,9 +1,13 @@
 //! One signed POST to one target, and what came of it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wabahook_model::egress::EgressGuard;
 use wabahook_model::innermost_cause;
 use wabahook_receiver::signature;
+
+use crate::egress::{self, EgressRefused};
 
 /// How one POST ended.
 pub struct PostResult {
@@ -18,24 +22,38 @@ pub struct PostResult {
 
 const HEAD_BYTES: usize = 1024;
 
-pub fn client(timeout: Duration, user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// The error class of an attempt the egress guard refused.
+pub const EGRESS_REFUSED: &str = "egress_refused";
+
+/// The client for every POST; with a guard, names resolve through it.
+pub fn client(
+    timeout: Duration,
+    user_agent: &str,
+    guard: Option<&Arc<EgressGuard>>,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
         .pool_max_idle_per_host(64)
-        .user_agent(user_agent)
-        .build()
+        .user_agent(user_agent);
+    egress::guard_client(builder, guard).build()
 }
 
+/// POSTs `body` to `url`, signed with `secret`. `guard` must be the one `client` was built
+/// with: it checks here what never reaches the client's resolver, a literal address.
 pub async fn post(
     client: &reqwest::Client,
+    guard: Option<&EgressGuard>,
     url: &str,
     secret: &str,
     body: Vec<u8>,
     any_2xx: bool,
 ) -> PostResult {
+    if let Some(refused) = guard.and_then(|g| egress::check_target(g, url).err()) {
+        return refused_by_guard(&refused, 0);
+    }
     let sig = signature::sign(secret, &body);
     let started = Instant::now();
     let sent = client
@@ -48,6 +66,9 @@ pub async fn post(
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => {
+            if let Some(refused) = egress::refusal_of(&e) {
+                return refused_by_guard(refused, started.elapsed().as_millis() as i64);
+            }
             let (class, unreachable) = if e.is_timeout() {
                 ("timeout", true)
             } else if e.is_connect() {
@@ -96,3 +117,19 @@ pub async fn post(
         unreachable: false,
     }
 }
+
+/// A refusal is the configuration's doing, not the endpoint's: the attempt fails and the
+/// delivery follows its schedule, but the target is not held back as unreachable, so that its
+/// deliveries show the refusal at every try instead of waiting in the store.
+fn refused_by_guard(refused: &EgressRefused, latency_ms: i64) -> PostResult {
+    PostResult {
+        status: None,
+        latency_ms,
+        error_class: Some(EGRESS_REFUSED),
+        response_head: refused.to_string().chars().take(HEAD_BYTES).collect(),
+        unreachable: false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 //! to them (which permission a field needs, who may do what) are in `wabahook-domain`.
 
 pub mod clock;
+pub mod egress;
 pub mod error_chain;
 pub mod graph_error;
 pub mod ids;

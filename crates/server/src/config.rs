@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -10,7 +11,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use wabahook_api::config::{ApiVersion, RateLimitConfig};
 use wabahook_api::ApiConfig;
-use wabahook_delivery::DeliveryConfig;
+use wabahook_delivery::{DeliveryConfig, EgressConfig};
+use wabahook_model::egress::EgressGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +49,85 @@ impl Default for GraphSettings {
     }
 }
 
+/// The listener's limits: `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// How long a request's head may take to arrive, in milliseconds: counted from the
+    /// connection's start for its first request, from the head's first byte for later ones.
+    pub header_timeout_ms: u64,
+    /// How long a kept-alive connection may wait for its next request, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// How long a request's whole body may take to arrive, in milliseconds; longer gets 408.
+    pub body_timeout_ms: u64,
+    /// Largest request head (request line and headers), in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Connections open at once; more wait in the listen backlog. Default: the descriptor limit
+    /// less what the store and outgoing connections need.
+    pub max_connections: Option<usize>,
+    /// Requests of the Graph and admin APIs handled at once; more get 503. The probes are not
+    /// counted.
+    pub max_in_flight_requests: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        let d = wabahook_api::limits::RequestLimits::default();
+        ServerSettings {
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: d.body_timeout.as_millis() as u64,
+            max_header_bytes: 64 * 1024,
+            max_connections: None,
+            max_in_flight_requests: d.max_in_flight,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// A day: longer is surely a mistake, and keeps deadlines far from overflowing.
+    const MAX_TIMEOUT_MS: u64 = 86_400_000;
+
+    fn check(&self) -> anyhow::Result<()> {
+        for (name, ms) in [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+        ] {
+            if ms == 0 || ms > Self::MAX_TIMEOUT_MS {
+                anyhow::bail!(
+                    "server.{name} must be between 1 and {} (a day)",
+                    Self::MAX_TIMEOUT_MS
+                );
+            }
+        }
+        if self.max_header_bytes < 1024 {
+            anyhow::bail!("server.max_header_bytes must be at least 1024");
+        }
+        if self
+            .max_connections
+            .is_some_and(|n| n == 0 || n > u32::MAX as usize)
+        {
+            anyhow::bail!("server.max_connections must be between 1 and {}", u32::MAX);
+        }
+        if self.max_in_flight_requests == 0 || self.max_in_flight_requests > 1 << 24 {
+            anyhow::bail!(
+                "server.max_in_flight_requests must be between 1 and {}",
+                1 << 24
+            );
+        }
+        Ok(())
+    }
+
+    /// The HTTP layer's share of these settings.
+    pub fn request_limits(&self) -> wabahook_api::limits::RequestLimits {
+        wabahook_api::limits::RequestLimits {
+            max_in_flight: self.max_in_flight_requests,
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
@@ -64,8 +145,12 @@ pub struct ServeConfig {
     pub graph: GraphSettings,
     pub rate_limit: RateLimitConfig,
     pub delivery: DeliveryConfig,
+    /// Where handshakes and deliveries may connect (the SSRF guard).
+    pub egress: EgressConfig,
     /// How long in-flight requests may take to finish after a shutdown signal, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// The listener's limits.
+    pub server: ServerSettings,
 }
 
 impl Default for ServeConfig {
@@ -81,7 +166,9 @@ impl Default for ServeConfig {
             graph: GraphSettings::default(),
             rate_limit: RateLimitConfig::default(),
             delivery: DeliveryConfig::default(),
+            egress: EgressConfig::default(),
             shutdown_grace_ms: 10_000,
+            server: ServerSettings::default(),
         }
     }
 }
@@ -165,6 +252,7 @@ impl ServeConfig {
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         cfg.api_config(String::new())?;
         cfg.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
+        cfg.server.check()?;
         Ok(Loaded {
             config: cfg,
             warnings,
@@ -202,7 +290,15 @@ impl ServeConfig {
             user_agent: self.graph.user_agent.clone(),
             max_body_bytes: self.graph.max_body_bytes,
             admin_token,
+            egress: self.egress_guard()?,
+            limits: self.server.request_limits(),
         })
+    }
+
+    /// The egress guard for handshakes and deliveries; `None` when it is off. An allow-list
+    /// entry that is not a CIDR is an error even then.
+    pub fn egress_guard(&self) -> anyhow::Result<Option<Arc<EgressGuard>>> {
+        self.egress.guard().map_err(|e| anyhow::anyhow!(e))
     }
 }
 
@@ -210,7 +306,8 @@ const ENV_PREFIX: &str = "WABAHOOK_";
 
 /// Every key `serve` reads from the environment, in the variables' own spelling after the
 /// prefix (`delivery__timeout_ms`), taken from the configuration's own shape so that a new
-/// setting is known here without being listed.
+/// setting is known here without being listed. Sections are not settings: `WABAHOOK_SERVER`
+/// is `trigger`'s server URL, not a value for `[server]`.
 struct EnvKeys(Vec<String>);
 
 impl EnvKeys {
@@ -223,8 +320,11 @@ impl EnvKeys {
                     } else {
                         format!("{prefix}__{k}")
                     };
-                    walk(&key, v, out);
-                    out.push(key);
+                    if v.is_object() {
+                        walk(&key, v, out);
+                    } else {
+                        out.push(key);
+                    }
                 }
             }
         }
@@ -275,6 +375,34 @@ mod tests {
     }
 
     #[test]
+    fn the_egress_guard_is_off_by_default_and_its_cidrs_are_checked() {
+        let cfg = ServeConfig::default();
+        assert!(cfg.api_config(String::new()).unwrap().egress.is_none());
+        let keys = EnvKeys::of_default();
+        for var in [
+            "WABAHOOK_EGRESS__GUARD",
+            "WABAHOOK_EGRESS__REQUIRE_HTTPS",
+            "WABAHOOK_EGRESS__ALLOW",
+        ] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        let mut on = ServeConfig::default();
+        on.egress.guard = true;
+        on.egress.allow = vec!["127.0.0.0/8".into(), "fd00::/8".into()];
+        let guard = on.api_config(String::new()).unwrap().egress.unwrap();
+        assert!(guard.require_https());
+        assert!(guard.check("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(guard.check("10.0.0.1".parse().unwrap()).is_err());
+        on.egress.allow.push("10.0.0.0/33".into());
+        let e = on.api_config(String::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("egress.allow") && e.contains("10.0.0.0/33"),
+            "{e}"
+        );
+        assert!(on.egress_guard().is_err());
+    }
+
+    #[test]
     fn a_misspelt_variable_is_named_with_the_nearest_known_one() {
         let keys = EnvKeys::of_default();
         let key = keys.unknown_key("WABAHOOK_DELIVERY__TIMEOUT_MSS").unwrap();
@@ -283,5 +411,83 @@ mod tests {
         let key = keys.unknown_key("WABAHOOK_LISTNE").unwrap();
         assert_eq!(keys.nearest(&key), "WABAHOOK_LISTEN");
         assert!(keys.unknown_key("WABAHOOK_APP_SECRET").is_some());
+    }
+
+    #[test]
+    fn the_server_section_is_known_and_checked() {
+        let keys = EnvKeys::of_default();
+        for var in [
+            "WABAHOOK_SERVER__HEADER_TIMEOUT_MS",
+            "WABAHOOK_SERVER__IDLE_TIMEOUT_MS",
+            "WABAHOOK_SERVER__BODY_TIMEOUT_MS",
+            "WABAHOOK_SERVER__MAX_HEADER_BYTES",
+            "WABAHOOK_SERVER__MAX_CONNECTIONS",
+            "WABAHOOK_SERVER__MAX_IN_FLIGHT_REQUESTS",
+        ] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        // A section is no setting: `trigger`'s WABAHOOK_SERVER is never read as `[server]`.
+        assert_eq!(
+            keys.unknown_key("WABAHOOK_SERVER").as_deref(),
+            Some("server")
+        );
+        assert_eq!(
+            keys.unknown_key("WABAHOOK_DELIVERY").as_deref(),
+            Some("delivery")
+        );
+
+        let ok = ServerSettings::default();
+        ok.check().unwrap();
+        assert_eq!(ok.request_limits().max_in_flight, 1024);
+        assert_eq!(ok.request_limits().body_timeout, Duration::from_secs(30));
+        let d = ServerSettings::default;
+        for bad in [
+            ServerSettings {
+                header_timeout_ms: 0,
+                ..d()
+            },
+            ServerSettings {
+                body_timeout_ms: u64::MAX,
+                ..d()
+            },
+            ServerSettings {
+                max_connections: Some(0),
+                ..d()
+            },
+            ServerSettings {
+                max_in_flight_requests: 0,
+                ..d()
+            },
+            ServerSettings {
+                max_header_bytes: 10,
+                ..d()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_server_section_is_read_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(
+            &file,
+            "[server]\nheader_timeout_ms = 500\nmax_connections = 100\n",
+        )
+        .unwrap();
+        let cfg = ServeConfig::load(Some(file.clone()), FlagOverrides::default(), &[])
+            .unwrap()
+            .config;
+        assert_eq!(cfg.server.header_timeout_ms, 500);
+        assert_eq!(cfg.server.max_connections, Some(100));
+        assert_eq!(cfg.server.idle_timeout_ms, 60_000);
+
+        std::fs::write(&file, "[server]\nheader_timeout = 500\n").unwrap();
+        let e = ServeConfig::load(Some(file), FlagOverrides::default(), &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("header_timeout"), "{e}");
     }
 }

@@ -14,7 +14,9 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod fdlimit;
 pub mod listen;
+mod listener;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +61,7 @@ pub struct Application {
 /// What serving needs once start-up is done.
 struct Serving {
     listener: TcpListener,
+    limits: listener::Limits,
     router: axum::Router,
     engine: Arc<Engine>,
     delivery_enabled: bool,
@@ -119,7 +122,7 @@ impl Application {
             read_demo(&demo_path)
         };
 
-        let engine = Engine::new(store.clone(), cfg.delivery.clone(), clock)?;
+        let engine = Engine::with_egress(store.clone(), cfg.delivery.clone(), clock, &cfg.egress)?;
         let state = AppState::new(store, cfg.api_config(admin_token.clone())?, engine.clone())?;
         Ok(Application {
             info: Started {
@@ -132,6 +135,7 @@ impl Application {
             },
             serving: Serving {
                 listener,
+                limits: listener_limits(&cfg),
                 router: wabahook_api::router(state),
                 engine,
                 delivery_enabled: cfg.delivery.enabled,
@@ -173,26 +177,46 @@ impl Serving {
         let workers = self
             .delivery_enabled
             .then(|| tokio::spawn(self.engine.run(stop_rx, self.grace)));
-        let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = graceful_tx.send(());
-        });
-        let grace = self.grace;
         // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
-        let served = tokio::select! {
-            r = server => r.context("server failed"),
-            _ = async { let _ = graceful_rx.await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("shutdown grace period over; dropping open connections");
-                Ok(())
-            }
-        };
+        listener::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            shutdown,
+            self.grace,
+        )
+        .await;
         // Workers stop claiming, then finish or leave to their leases what is in flight.
         let _ = stop_tx.send(true);
         if let Some(w) = workers {
             let _ = w.await;
         }
-        served
+        Ok(())
+    }
+}
+
+/// The listener's limits; without a configured cap, connections are held below the open-file
+/// limit with room for the store and the outgoing deliveries.
+fn listener_limits(cfg: &ServeConfig) -> listener::Limits {
+    let soft = fdlimit::soft_nofile();
+    let max_connections = match cfg.server.max_connections {
+        Some(n) => {
+            if n as u64 >= soft {
+                tracing::warn!(
+                    max_connections = n,
+                    open_file_limit = soft,
+                    "server.max_connections is not below the open-file limit; when descriptors run out, idle connections are closed and accepting pauses"
+                );
+            }
+            n
+        }
+        None => fdlimit::default_max_connections(soft, cfg.delivery.max_in_flight),
+    };
+    listener::Limits {
+        header_timeout: Duration::from_millis(cfg.server.header_timeout_ms),
+        idle_timeout: Duration::from_millis(cfg.server.idle_timeout_ms),
+        max_header_bytes: cfg.server.max_header_bytes,
+        max_connections,
     }
 }
 
@@ -242,14 +266,16 @@ fn read_demo(path: &Path) -> Option<DemoWorld> {
 }
 
 /// The start-up text: where the server is, the admin token, the demo world and a `curl` line
-/// that works against it.
+/// that works against it. A generated admin token is shown, since the store is the only other
+/// place to find it; one the operator gave is not, as stdout often ends up in a log.
 pub fn banner(info: &Started, cfg: &ServeConfig) -> String {
     let base = format!("http://{}", info.addr);
     let version = cfg.graph.max_version.as_str();
+    let given = cfg.admin_token.as_deref().is_some_and(|t| !t.is_empty());
     let mut out = format!(
         "wabahook sandbox listening on {base}\n  store: {}\n  admin token: {}\n",
         redact(&info.database_url),
-        info.admin_token
+        if given { "(given)" } else { &info.admin_token }
     );
     if let Some(r) = &info.seed_report {
         out.push_str(&format!(
@@ -306,5 +332,23 @@ mod tests {
             "postgres://u:****@h/db"
         );
         assert_eq!(super::redact("sqlite://x/y.db"), "sqlite://x/y.db");
+    }
+
+    #[test]
+    fn the_banner_shows_a_generated_admin_token_and_hides_a_given_one() {
+        let info = super::Started {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            admin_token: "whk_admin_0123456789".into(),
+            demo: None,
+            demo_created: false,
+            seed_report: None,
+            database_url: "sqlite://x/y.db".into(),
+        };
+        let mut cfg = super::ServeConfig::default();
+        assert!(super::banner(&info, &cfg).contains("admin token: whk_admin_0123456789\n"));
+        cfg.admin_token = Some("whk_admin_0123456789".into());
+        let text = super::banner(&info, &cfg);
+        assert!(!text.contains("whk_admin_0123456789"), "{text}");
+        assert!(text.contains("admin token: (given)\n"), "{text}");
     }
 }

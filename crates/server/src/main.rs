@@ -67,8 +67,10 @@ struct ServeArgs {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    // Colour codes only for a person at a terminal: in a file or a log pipeline they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -121,6 +123,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    let (before, after) = wabahook_server::fdlimit::raise_nofile();
+    if after > before {
+        tracing::debug!(before, after, "raised the open-file limit");
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
@@ -139,7 +145,11 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Trigger(args) => client::trigger(args).await,
         Command::Replay(args) => client::replay(args).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => {
+            // The bench's own server and its clients share this process's descriptors.
+            wabahook_server::fdlimit::raise_nofile();
+            bench::run(args).await
+        }
         Command::Listen(args) => wabahook_server::listen::run(args, shutdown_signal()).await,
     };
     match result {

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
+use wabahook_delivery::egress::{self, EgressRefused};
 use wabahook_domain::access;
 use wabahook_store::{Token, Waba};
 
@@ -215,19 +216,40 @@ async fn waba_call(
     Ok((token, waba))
 }
 
-/// Checks an override or callback URL: absolute http(s) with a host, at most `max` characters.
-fn check_callback(name: &str, value: &str, max: usize) -> Result<(), GraphError> {
+/// Checks an override or callback URL: absolute http(s) with a host, at most `max` characters;
+/// and, with the egress guard on, https (if required) and no forbidden address as its host.
+///
+/// The guard's refusal is code 100, a bad parameter, as Graph answers a malformed URL: the
+/// value is refused as given, before any request, so Meta's 2200 ("callback verification
+/// failed", with curl's error) would describe a handshake that never happened. A name that
+/// passes here is checked again when a handshake or a delivery resolves it, and fails there
+/// with 2200 or an attempt error.
+fn check_callback(state: &AppState, name: &str, value: &str, max: usize) -> Result<(), GraphError> {
     if value.chars().count() > max {
         return Err(GraphError::param(format!(
             "Param {name} must be at most {max} characters long"
         )));
     }
-    match url::Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(GraphError::param(format!(
-            "Param {name} must be a valid http or https URL"
-        ))),
-    }
+    let url = match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        _ => {
+            return Err(GraphError::param(format!(
+                "Param {name} must be a valid http or https URL"
+            )))
+        }
+    };
+    let Some(guard) = state.verifier.egress() else {
+        return Ok(());
+    };
+    egress::check_url(guard, &url).map_err(|refused| {
+        GraphError::param(match refused {
+            EgressRefused::NotHttps(_) => format!("Param {name} must be a valid https URL"),
+            EgressRefused::Address(r) => {
+                format!("Param {name} must not point to a private, local or reserved address: {r}")
+            }
+            other => format!("Param {name} is not allowed: {other}"),
+        })
+    })
 }
 
 /// Checks a verify token: present, not empty, bounded.

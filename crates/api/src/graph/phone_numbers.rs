@@ -121,6 +121,7 @@ pub async fn post(state: &AppState, call: &mut Call, id: &str) -> Result<Value, 
         return Ok(success());
     }
     check_callback(
+        state,
         "webhook_configuration[override_callback_uri]",
         &uri,
         MAX_OVERRIDE_URI,

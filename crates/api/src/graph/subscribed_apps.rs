@@ -44,7 +44,7 @@ pub async fn post(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Va
         // Subscribing without an override removes any override set before.
         None => None,
         Some(uri) => {
-            check_callback("override_callback_uri", &uri, MAX_OVERRIDE_URI)?;
+            check_callback(state, "override_callback_uri", &uri, MAX_OVERRIDE_URI)?;
             let verify_token = check_verify_token("verify_token", verify_token)?;
             state
                 .verifier

@@ -78,7 +78,7 @@ pub async fn post(state: &AppState, call: &mut Call, app_id: &str) -> Result<Val
 
     let (callback_url, verify_token) = match (callback_url, &existing) {
         (Some(url), _) => {
-            check_callback("callback_url", &url, MAX_CALLBACK_URL)?;
+            check_callback(state, "callback_url", &url, MAX_CALLBACK_URL)?;
             let token = match verify_token {
                 Some(t) => check_verify_token("verify_token", Some(t))?,
                 // Keeping the URL and leaving out the token keeps the stored token.

@@ -14,6 +14,8 @@ mod app_subscriptions;
 mod bad_input;
 mod crash;
 mod delivery;
+mod egress;
+mod hardening;
 mod nodes;
 mod permissions;
 mod phone_numbers;
