@@ -7,7 +7,6 @@ mod receiver;
 
 mod listen;
 mod samples;
-mod sdks;
 
 mod admin;
 mod app_subscriptions;
