@@ -74,6 +74,8 @@ pub struct ApiConfig {
     /// The egress guard, when it is on: callback URLs are checked against it when configured,
     /// and handshakes connect only where it allows.
     pub egress: Option<Arc<EgressGuard>>,
+    /// CAs the handshake trusts besides the system's (`egress.extra_ca_files`).
+    pub extra_roots: Vec<reqwest::Certificate>,
     /// Requests in flight and body time.
     pub limits: crate::limits::RequestLimits,
 }
@@ -101,6 +103,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             admin_token: String::new(),
             egress: None,
+            extra_roots: Vec::new(),
             limits: crate::limits::RequestLimits::default(),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wabahook_delivery::egress::{self, EgressRefused};
+use wabahook_delivery::tls;
 use wabahook_model::egress::EgressGuard;
 use wabahook_model::ids;
 
@@ -41,6 +42,7 @@ impl CallbackVerifier {
         timeout: Duration,
         user_agent: &str,
         egress: Option<Arc<EgressGuard>>,
+        extra_roots: &[reqwest::Certificate],
     ) -> Result<Self, VerifierBuildError> {
         let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -48,7 +50,8 @@ impl CallbackVerifier {
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(user_agent);
-        let client = egress::guard_client(builder, egress.as_ref()).build()?;
+        let client =
+            tls::trust(egress::guard_client(builder, egress.as_ref()), extra_roots).build()?;
         Ok(CallbackVerifier {
             client,
             timeout,
@@ -62,6 +65,7 @@ impl CallbackVerifier {
             config.handshake_timeout,
             &config.user_agent,
             config.egress.clone(),
+            &config.extra_roots,
         )
     }
 
@@ -152,6 +156,14 @@ fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
     if let Some(refused) = egress::refusal_of(e) {
         return refused_by_guard(refused);
     }
+    // curl's CURLE_PEER_FAILED_VERIFICATION, in its words, so that the 2200 says it was the
+    // certificate and not the network.
+    if let Some(problem) = tls::certificate_problem(e) {
+        return HandshakeFailure::Transport {
+            curl_errno: 60,
+            message: format!("SSL certificate problem: {problem}"),
+        };
+    }
     let detail = wabahook_model::innermost_cause(e);
     let (curl_errno, message) = if e.is_connect() {
         (7, format!("Failed to connect: {detail}"))
@@ -192,7 +204,7 @@ mod tests {
     fn verifier(require_https: bool, allow: &[&str]) -> CallbackVerifier {
         let allow = allow.iter().map(|a| parse_net(a).unwrap()).collect();
         let guard = Arc::new(EgressGuard::new(require_https, allow));
-        CallbackVerifier::new(Duration::from_secs(2), "test", Some(guard)).unwrap()
+        CallbackVerifier::new(Duration::from_secs(2), "test", Some(guard), &[]).unwrap()
     }
 
     // Refused before any request: should the check fail, only loopback's discard port is near.

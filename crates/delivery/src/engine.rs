@@ -91,6 +91,7 @@ impl Engine {
         egress: &EgressConfig,
     ) -> Result<Arc<Engine>, EngineError> {
         cfg.check().map_err(EngineError::Config)?;
+        let extra_roots = egress.extra_roots().map_err(EngineError::Config)?;
         let egress = egress.guard().map_err(EngineError::Config)?;
         if let Some(g) = &egress {
             tracing::info!(
@@ -102,6 +103,7 @@ impl Engine {
             Duration::from_millis(cfg.timeout_ms),
             &cfg.user_agent,
             egress.as_ref(),
+            &extra_roots,
         )?;
         let node_id = match &cfg.node_id {
             Some(id) => Arc::from(id.as_str()),

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod routing;
 pub mod schedule;
 pub mod sender;
+pub mod tls;
 pub mod world_cache;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,6 +8,7 @@ use wabahook_model::innermost_cause;
 use wabahook_receiver::signature;
 
 use crate::egress::{self, EgressRefused};
+use crate::tls;
 
 /// How one POST ended.
 pub struct PostResult {
@@ -25,11 +26,17 @@ const HEAD_BYTES: usize = 1024;
 /// The error class of an attempt the egress guard refused.
 pub const EGRESS_REFUSED: &str = "egress_refused";
 
-/// The client for every POST; with a guard, names resolve through it.
+/// The error class of an attempt that failed on the receiver's TLS certificate (unknown
+/// issuer, wrong host name, expired, …).
+pub const TLS_CERTIFICATE: &str = "tls_certificate";
+
+/// The client for every POST; with a guard, names resolve through it; `extra_roots` are
+/// trusted besides the system's CAs.
 pub fn client(
     timeout: Duration,
     user_agent: &str,
     guard: Option<&Arc<EgressGuard>>,
+    extra_roots: &[reqwest::Certificate],
 ) -> Result<reqwest::Client, reqwest::Error> {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -38,7 +45,7 @@ pub fn client(
         .connect_timeout(timeout)
         .pool_max_idle_per_host(64)
         .user_agent(user_agent);
-    egress::guard_client(builder, guard).build()
+    tls::trust(egress::guard_client(builder, guard), extra_roots).build()
 }
 
 /// POSTs `body` to `url`, signed with `secret`. `guard` must be the one `client` was built
@@ -68,6 +75,20 @@ pub async fn post(
         Err(e) => {
             if let Some(refused) = egress::refusal_of(&e) {
                 return refused_by_guard(refused, started.elapsed().as_millis() as i64);
+            }
+            // A bad certificate is the endpoint's, as a refused connection is, so the target is
+            // held back alike; it gets its own class because retrying alone never fixes it.
+            if let Some(problem) = tls::certificate_problem(&e) {
+                return PostResult {
+                    status: None,
+                    latency_ms: started.elapsed().as_millis() as i64,
+                    error_class: Some(TLS_CERTIFICATE),
+                    response_head: format!("TLS certificate: {problem}")
+                        .chars()
+                        .take(HEAD_BYTES)
+                        .collect(),
+                    unreachable: true,
+                };
             }
             let (class, unreachable) = if e.is_timeout() {
                 ("timeout", true)

@@ -151,6 +151,8 @@ pub struct ServeConfig {
     pub shutdown_grace_ms: u64,
     /// The listener's limits.
     pub server: ServerSettings,
+    /// HTTPS: the server's certificate and key; neither means plain HTTP.
+    pub tls: crate::https::TlsSettings,
 }
 
 impl Default for ServeConfig {
@@ -169,6 +171,7 @@ impl Default for ServeConfig {
             egress: EgressConfig::default(),
             shutdown_grace_ms: 10_000,
             server: ServerSettings::default(),
+            tls: crate::https::TlsSettings::default(),
         }
     }
 }
@@ -188,6 +191,24 @@ pub struct FlagOverrides {
     pub seed: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// `--tls-cert` / `--tls-key`, merged into the `[tls]` section.
+    #[serde(skip_serializing_if = "TlsFlags::is_empty")]
+    pub tls: TlsFlags,
+}
+
+/// The TLS flags; one given alone overrides only its own key.
+#[derive(Debug, Default, Serialize)]
+pub struct TlsFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFlags {
+    fn is_empty(&self) -> bool {
+        self.cert.is_none() && self.key.is_none()
+    }
 }
 
 /// The configuration `serve` runs with, and what it noticed while loading it.
@@ -253,6 +274,7 @@ impl ServeConfig {
         cfg.api_config(String::new())?;
         cfg.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
         cfg.server.check()?;
+        cfg.tls.files()?;
         Ok(Loaded {
             config: cfg,
             warnings,
@@ -291,6 +313,7 @@ impl ServeConfig {
             max_body_bytes: self.graph.max_body_bytes,
             admin_token,
             egress: self.egress_guard()?,
+            extra_roots: self.egress.extra_roots().map_err(|e| anyhow::anyhow!(e))?,
             limits: self.server.request_limits(),
         })
     }
@@ -356,6 +379,7 @@ impl EnvKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn every_setting_is_a_known_variable() {
@@ -465,6 +489,64 @@ mod tests {
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_is_known_to_the_environment() {
+        let keys = EnvKeys::of_default();
+        for var in [
+            "WABAHOOK_TLS__CERT",
+            "WABAHOOK_TLS__KEY",
+            "WABAHOOK_EGRESS__EXTRA_CA_FILES",
+        ] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "[tls]\ncert = \"server.pem\"\n").unwrap();
+        let e = ServeConfig::load(Some(file.clone()), FlagOverrides::default(), &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("tls.cert is set but tls.key is not"), "{e}");
+        std::fs::write(
+            &file,
+            "[tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\n",
+        )
+        .unwrap();
+        let cfg = ServeConfig::load(Some(file), FlagOverrides::default(), &[])
+            .unwrap()
+            .config;
+        assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("server-key.pem")));
+    }
+
+    #[test]
+    fn tls_flags_override_the_file_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "[tls]\ncert = \"a.pem\"\nkey = \"a-key.pem\"\n").unwrap();
+        let flags = FlagOverrides {
+            tls: TlsFlags {
+                cert: Some("b.pem".into()),
+                key: None,
+            },
+            ..FlagOverrides::default()
+        };
+        let cfg = ServeConfig::load(Some(file), flags, &[]).unwrap().config;
+        assert_eq!(cfg.tls.cert.as_deref(), Some(Path::new("b.pem")));
+        assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("a-key.pem")));
+        let flags = FlagOverrides {
+            tls: TlsFlags {
+                cert: Some("b.pem".into()),
+                key: None,
+            },
+            ..FlagOverrides::default()
+        };
+        let e = ServeConfig::load(None, flags, &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("tls.cert is set but tls.key is not"), "{e}");
     }
 
     #[test]

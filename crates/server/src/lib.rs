@@ -15,8 +15,10 @@ pub mod bench;
 pub mod client;
 pub mod config;
 pub mod fdlimit;
+pub mod https;
 pub mod listen;
 mod listener;
+pub mod pki;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,6 +52,8 @@ pub struct Started {
     pub demo_created: bool,
     pub seed_report: Option<SeedReport>,
     pub database_url: String,
+    /// True when the listener serves HTTPS.
+    pub tls: bool,
 }
 
 /// A server that is built (store ready, listener bound) and not yet serving.
@@ -62,6 +66,7 @@ pub struct Application {
 struct Serving {
     listener: TcpListener,
     limits: listener::Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     engine: Arc<Engine>,
     delivery_enabled: bool,
@@ -84,6 +89,8 @@ impl Application {
         listener: TcpListener,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
+        // Before the store is touched: a bad certificate or key stops the start at once.
+        let tls = cfg.tls.acceptor()?;
         let database_url = cfg.database_url();
         let store = wabahook_store::open(&database_url, clock.clone())
             .await
@@ -132,10 +139,12 @@ impl Application {
                 demo_created,
                 seed_report,
                 database_url,
+                tls: tls.is_some(),
             },
             serving: Serving {
                 listener,
                 limits: listener_limits(&cfg),
+                tls,
                 router: wabahook_api::router(state),
                 engine,
                 delivery_enabled: cfg.delivery.enabled,
@@ -182,6 +191,7 @@ impl Serving {
             self.listener,
             self.router,
             self.limits,
+            self.tls,
             shutdown,
             self.grace,
         )
@@ -269,7 +279,8 @@ fn read_demo(path: &Path) -> Option<DemoWorld> {
 /// that works against it. A generated admin token is shown, since the store is the only other
 /// place to find it; one the operator gave is not, as stdout often ends up in a log.
 pub fn banner(info: &Started, cfg: &ServeConfig) -> String {
-    let base = format!("http://{}", info.addr);
+    let scheme = if info.tls { "https" } else { "http" };
+    let base = format!("{scheme}://{}", info.addr);
     let version = cfg.graph.max_version.as_str();
     let given = cfg.admin_token.as_deref().is_some_and(|t| !t.is_empty());
     let mut out = format!(
@@ -343,6 +354,7 @@ mod tests {
             demo_created: false,
             seed_report: None,
             database_url: "sqlite://x/y.db".into(),
+            tls: false,
         };
         let mut cfg = super::ServeConfig::default();
         assert!(super::banner(&info, &cfg).contains("admin token: whk_admin_0123456789\n"));
@@ -350,5 +362,15 @@ mod tests {
         let text = super::banner(&info, &cfg);
         assert!(!text.contains("whk_admin_0123456789"), "{text}");
         assert!(text.contains("admin token: (given)\n"), "{text}");
+        assert!(
+            text.contains("listening on http://127.0.0.1:8080\n"),
+            "{text}"
+        );
+        let https = super::Started { tls: true, ..info };
+        let text = super::banner(&https, &cfg);
+        assert!(
+            text.contains("listening on https://127.0.0.1:8080\n"),
+            "{text}"
+        );
     }
 }

@@ -1,13 +1,16 @@
 //! `wabahook listen`: a receiver to point Meta, a relay or the sandbox at. It answers the
 //! verification handshake, checks every POST's signature over the raw bytes, prints each change
 //! on one line (or as one JSON line), flags changes it has already seen, and can pass the exact
-//! request on to the real application.
+//! request on to the real application. With `--tls-cert` it serves HTTPS, and with
+//! `--require-client-cert` it checks the sender's client certificate as a receiver of Meta's
+//! mTLS webhooks must: the chain against a CA, then the CN.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,6 +47,28 @@ pub struct ListenArgs {
     /// to the sender, so retries still happen when the application fails.
     #[arg(long)]
     pub forward_to: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first), e.g. the dev PKI's
+    /// server-chain.pem from `wabahook certs`.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Refuse connections without a client certificate chaining to a CA in this PEM file (the
+    /// dev PKI's root-ca.pem, or Meta's outbound API CA).
+    #[arg(long, requires = "tls_cert")]
+    pub require_client_cert: Option<PathBuf>,
+    /// The client certificate's subject CN that is accepted; others get 403
+    /// [default with --require-client-cert: client.webhooks.fbclientcerts.com].
+    #[arg(long, requires = "require_client_cert")]
+    pub require_cn: Option<String>,
+}
+
+/// The client certificate a connection presented, given to each of its requests.
+#[derive(Clone, Debug)]
+struct ClientCert {
+    subject: String,
+    cn: Option<String>,
 }
 
 struct Listener {
@@ -51,6 +76,8 @@ struct Listener {
     json: bool,
     forward: Option<(reqwest::Client, String)>,
     seen: Mutex<Seen>,
+    /// The CN a client certificate must carry, when client certificates are required.
+    require_cn: Option<String>,
 }
 
 /// Fingerprints of recent changes, oldest first out.
@@ -90,7 +117,50 @@ fn check_args(a: &ListenArgs) -> anyhow::Result<()> {
             bail!("--forward-to must be an http:// or https:// URL with a host, got {u:?}");
         }
     }
+    if let Some(cn) = &a.require_cn {
+        if cn.is_empty() {
+            bail!("--require-cn must not be empty");
+        }
+    }
     Ok(())
+}
+
+/// The server's TLS settings, on the aws-lc-rs provider given explicitly so that no process-wide
+/// default is needed.
+fn tls_config(a: &ListenArgs) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) else {
+        return Ok(None);
+    };
+    use rustls_pki_types::{pem::PemObject, PrivateKeyDer};
+    let chain = crate::pki::read_certs(cert).context("--tls-cert")?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("--tls-key: reading a private key from {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match &a.require_client_cert {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in crate::pki::read_certs(ca).context("--require-client-cert")? {
+                roots
+                    .add(c)
+                    .with_context(|| format!("--require-client-cert: a CA in {}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .context("--require-client-cert")?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .context("--tls-cert and --tls-key do not make a usable certificate")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(config)))
 }
 
 /// Runs until `shutdown` completes.
@@ -115,24 +185,114 @@ pub async fn run(
         json: a.json,
         forward,
         seen: Mutex::new(Seen::default()),
+        require_cn: a.require_client_cert.as_ref().map(|_| {
+            a.require_cn
+                .clone()
+                .unwrap_or_else(|| crate::pki::META_CLIENT_CN.to_string())
+        }),
     });
+    let tls = tls_config(&a)?;
     let app = Router::new()
         .fallback(any(handle))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Shared(state));
+        .with_state(Shared(state.clone()));
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    say(&format!("wabahook listen on http://{addr} (GET answers the handshake, POST receives webhooks; any path)"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    say(&format!("wabahook listen on {scheme}://{addr} (GET answers the handshake, POST receives webhooks; any path)"));
+    if let Some(cn) = &state.require_cn {
+        say(&format!("requiring a client certificate with CN {cn}"));
+    }
     if let Some(u) = &a.forward_to {
         say(&format!("forwarding verified POSTs to {u}"));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving")?;
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving")?,
+        Some(config) => serve_tls(listener, config, app, state, shutdown).await,
+    }
     Ok(())
+}
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts TLS connections until `shutdown` completes; each request carries the connection's
+/// client certificate, if any, for the CN check and the printed lines.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    app: Router,
+    state: Arc<Listener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little instead of spinning.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    let error = e.to_string();
+                    emit(
+                        &state,
+                        "tls_refused",
+                        json!({"peer": peer.to_string(), "error": error}),
+                        || format!("TLS handshake from {peer} refused: {error}"),
+                    );
+                    return;
+                }
+                Err(_) => return,
+            };
+            let client = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|der| match crate::pki::subject_of(der) {
+                    Ok((subject, cn)) => ClientCert { subject, cn },
+                    Err(_) => ClientCert {
+                        subject: "(unreadable)".into(),
+                        cn: None,
+                    },
+                });
+            let service = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    if let Some(c) = &client {
+                        req.extensions_mut().insert(c.clone());
+                    }
+                    tower::ServiceExt::oneshot(app.clone(), req)
+                },
+            );
+            let io = hyper_util::rt::TokioIo::new(tls);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
 }
 
 /// The router's state; a local type so the library's extractor can find the configuration.
@@ -149,17 +309,43 @@ async fn handle(
     State(shared): State<Shared>,
     method: axum::http::Method,
     RawQuery(query): RawQuery,
+    client: Option<axum::Extension<ClientCert>>,
     request: axum::extract::Request,
 ) -> Response {
     use axum::extract::FromRequest;
     let l = &shared.0;
+    let client = client.map(|axum::Extension(c)| c);
+    if let Some(expected) = &l.require_cn {
+        if let Some(refusal) = check_cn(expected, client.as_ref()) {
+            emit(
+                l,
+                "rejected",
+                json!({"error": refusal, "client_subject": client.as_ref().map(|c| &c.subject)}),
+                || format!("{method} rejected: {refusal}"),
+            );
+            return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
+        }
+    }
     match method {
         axum::http::Method::GET => answer_handshake(l, query.as_deref().unwrap_or("")),
         axum::http::Method::POST => {
             let hook = VerifiedWebhook::from_request(request, &shared).await;
-            receive(l, hook).await
+            receive(l, hook, client.as_ref()).await
         }
         _ => (StatusCode::METHOD_NOT_ALLOWED, "GET or POST\n").into_response(),
+    }
+}
+
+/// Why a request is refused for its client certificate's CN, if it is.
+fn check_cn(expected: &str, client: Option<&ClientCert>) -> Option<String> {
+    match client {
+        None => Some("a client certificate is required".into()),
+        Some(c) if c.cn.as_deref() == Some(expected) => None,
+        Some(c) => Some(format!(
+            "client certificate CN {} is not the required {expected} (subject {})",
+            c.cn.as_deref().unwrap_or("(none)"),
+            c.subject
+        )),
     }
 }
 
@@ -186,7 +372,11 @@ fn answer_handshake(l: &Listener, query: &str) -> Response {
     }
 }
 
-async fn receive(l: &Listener, hook: Result<VerifiedWebhook, WebhookRejection>) -> Response {
+async fn receive(
+    l: &Listener,
+    hook: Result<VerifiedWebhook, WebhookRejection>,
+    client: Option<&ClientCert>,
+) -> Response {
     let hook = match hook {
         Ok(h) => h,
         Err(e) => {
@@ -202,7 +392,7 @@ async fn receive(l: &Listener, hook: Result<VerifiedWebhook, WebhookRejection>) 
             .lock()
             .map(|mut s| s.check(fingerprint(&c)))
             .unwrap_or(false);
-        print_change(l, &c, duplicate);
+        print_change(l, &c, duplicate, client);
     }
     match &l.forward {
         None => StatusCode::OK.into_response(),
@@ -221,9 +411,9 @@ fn fingerprint(c: &ChangeInEntry<'_>) -> u64 {
     h.finish()
 }
 
-fn print_change(l: &Listener, c: &ChangeInEntry<'_>, duplicate: bool) {
+fn print_change(l: &Listener, c: &ChangeInEntry<'_>, duplicate: bool, client: Option<&ClientCert>) {
     if l.json {
-        let line = json!({
+        let mut line = json!({
             "received_at": now_unix(),
             "waba_id": c.waba_id,
             "time": c.time,
@@ -233,14 +423,20 @@ fn print_change(l: &Listener, c: &ChangeInEntry<'_>, duplicate: bool) {
             "summary": c.change.summary(),
             "value": c.change.value,
         });
+        if let Some(client) = client {
+            line["client_subject"] = json!(client.subject);
+        }
         say(&line.to_string());
     } else {
         say(&format!(
-            "{}  {:<28} waba {}  {}{}",
+            "{}  {:<28} waba {}  {}{}{}",
             clock(),
             c.change.field,
             c.waba_id,
             c.change.summary(),
+            client
+                .map(|c| format!("  [client {}]", c.subject))
+                .unwrap_or_default(),
             if duplicate { "  [duplicate]" } else { "" }
         ));
     }
@@ -354,6 +550,10 @@ mod tests {
             verify_token: "t".into(),
             json: false,
             forward_to: None,
+            tls_cert: None,
+            tls_key: None,
+            require_client_cert: None,
+            require_cn: None,
         };
         assert!(check_args(&base).is_ok());
         for bad in ["not a url", "ftp://x/", "http://"] {
@@ -368,5 +568,22 @@ mod tests {
             ..base
         };
         assert!(check_args(&a).is_err());
+    }
+
+    #[test]
+    fn the_cn_check_names_what_it_got() {
+        let meta = crate::pki::META_CLIENT_CN;
+        assert!(check_cn(meta, None).is_some_and(|r| r.contains("required")));
+        let ok = ClientCert {
+            subject: format!("CN={meta}"),
+            cn: Some(meta.into()),
+        };
+        assert_eq!(check_cn(meta, Some(&ok)), None);
+        let other = ClientCert {
+            subject: "CN=other.example".into(),
+            cn: Some("other.example".into()),
+        };
+        let why = check_cn(meta, Some(&other)).unwrap_or_default();
+        assert!(why.contains("other.example") && why.contains(meta), "{why}");
     }
 }

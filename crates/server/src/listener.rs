@@ -15,6 +15,9 @@
 //!   it would close every kept-alive connection after the header timeout, and it allocates a
 //!   timer per request where the watch keeps one per connection.
 //! - Bodies and requests in flight are limited per request, by the router (`api::limits`).
+//! - **HTTPS**, when configured, is handshaken on the connection's own task, never in the
+//!   accept loop, and the handshake counts against the header timeout: a client that stalls in
+//!   it is closed as one that stalls in its head.
 
 use std::future::Future;
 use std::io;
@@ -32,6 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// The listener's limits.
@@ -72,6 +76,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -87,6 +92,7 @@ pub(crate) async fn serve(
         header_timeout_ms = limits.header_timeout.as_millis() as u64,
         idle_timeout_ms = limits.idle_timeout.as_millis() as u64,
         max_header_bytes = limits.max_header_bytes,
+        https = tls.is_some(),
         "accepting connections"
     );
 
@@ -108,6 +114,7 @@ pub(crate) async fn serve(
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(
                         stream,
+                        tls.clone(),
                         http.clone(),
                         router.clone(),
                         limits.clone(),
@@ -190,21 +197,74 @@ fn due(last: &mut Option<Instant>) -> bool {
     true
 }
 
-/// Serves one connection until it ends, times out, is closed for room, or shutdown closes it.
+/// Serves one connection until it ends, times out, is closed for room, or shutdown closes it;
+/// with `tls`, after its TLS handshake.
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    http: http1::Builder,
+    router: axum::Router,
+    limits: Arc<Limits>,
+    pressure: Arc<Notify>,
+    mut stop: watch::Receiver<Stop>,
+    slot: OwnedSemaphorePermit,
+) {
+    let phase = Arc::new(Phase::new());
+    let watched = Watched {
+        inner: stream,
+        phase: phase.clone(),
+    };
+    let Some(acceptor) = tls else {
+        return serve_io(watched, phase, http, router, limits, pressure, stop, slot).await;
+    };
+    // The handshake's bytes make the phase a head, counted from the accept.
+    let handshake = acceptor.accept(watched);
+    tokio::pin!(handshake);
+    let deadline = tokio::time::sleep_until(phase.started + limits.header_timeout);
+    tokio::pin!(deadline);
+    let stream = loop {
+        tokio::select! {
+            biased;
+            done = handshake.as_mut() => match done {
+                Ok(stream) => break stream,
+                Err(e) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+            },
+            // No request is in hand yet: nothing to drain.
+            _ = stop.changed() => return,
+            () = &mut deadline => {
+                tracing::debug!("closing a connection whose TLS handshake took too long");
+                return;
+            }
+            () = pressure.notified() => {
+                if phase.evictable() {
+                    tracing::debug!("closing a connection in its TLS handshake to make room");
+                    return;
+                }
+            }
+        }
+    };
+    serve_io(stream, phase, http, router, limits, pressure, stop, slot).await
+}
+
+/// Serves HTTP/1 on `io` (plain or after TLS) under the connection's watch.
+#[allow(clippy::too_many_arguments)]
+async fn serve_io<I>(
+    io: I,
+    phase: Arc<Phase>,
     http: http1::Builder,
     router: axum::Router,
     limits: Arc<Limits>,
     pressure: Arc<Notify>,
     mut stop: watch::Receiver<Stop>,
     _slot: OwnedSemaphorePermit,
-) {
-    let phase = Arc::new(Phase::new());
-    let io = TokioIo::new(Watched {
-        inner: stream,
-        phase: phase.clone(),
-    });
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let service = {
         let phase = phase.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {

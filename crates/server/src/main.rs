@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::sync::Arc;
-use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig};
+use wabahook_server::config::{FlagOverrides, LogFormat, ServeConfig, TlsFlags};
 
 use wabahook_delivery::SystemClock;
 use wabahook_server::{banner, bench, client, Application};
@@ -35,6 +35,9 @@ enum Command {
     Replay(client::ReplayArgs),
     /// Receive webhooks: answer the handshake, verify signatures, print each change.
     Listen(wabahook_server::listen::ListenArgs),
+    /// Show the dev PKI (created on first use), or rotate it: root CA, intermediate, and the
+    /// client and server certificates for mTLS.
+    Certs(wabahook_server::pki::CertsArgs),
     /// Measure throughput and latency end to end on a fresh store with a local sink.
     Bench(bench::BenchArgs),
 }
@@ -62,6 +65,12 @@ struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
 }
 
 fn init_logs(format: LogFormat) {
@@ -116,6 +125,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_token: args.admin_token,
         seed: args.seed,
         log_format: args.log_format,
+        tls: TlsFlags {
+            cert: args.tls_cert,
+            key: args.tls_key,
+        },
     };
     let loaded = ServeConfig::load(args.config, flags, &cli_env_variables())?;
     let cfg = loaded.config;
@@ -150,6 +163,7 @@ async fn main() -> std::process::ExitCode {
             wabahook_server::fdlimit::raise_nofile();
             bench::run(args).await
         }
+        Command::Certs(args) => wabahook_server::pki::run(args),
         Command::Listen(args) => wabahook_server::listen::run(args, shutdown_signal()).await,
     };
     match result {

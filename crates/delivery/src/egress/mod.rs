@@ -10,6 +10,7 @@
 mod resolver;
 
 use std::error::Error;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct EgressConfig {
     pub require_https: bool,
     /// Networks the guard lets through anyway: CIDRs (`10.1.0.0/16`, `fd00::/8`) or addresses.
     pub allow: Vec<String>,
+    /// PEM files of CAs trusted besides the system's roots by handshakes and deliveries, for
+    /// receivers whose certificates a private or development CA issued.
+    pub extra_ca_files: Vec<PathBuf>,
 }
 
 impl Default for EgressConfig {
@@ -37,6 +41,7 @@ impl Default for EgressConfig {
             guard: false,
             require_https: true,
             allow: Vec::new(),
+            extra_ca_files: Vec::new(),
         }
     }
 }
@@ -57,6 +62,12 @@ impl EgressConfig {
         Ok(self
             .guard
             .then(|| Arc::new(EgressGuard::new(self.require_https, allow))))
+    }
+
+    /// The CAs of `extra_ca_files`, read; an unreadable file or one without a certificate is
+    /// an error naming it.
+    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, String> {
+        crate::tls::read_extra_roots(&self.extra_ca_files)
     }
 }
 

@@ -16,6 +16,7 @@ fn guard(require_https: bool, allow: &[&str]) -> Arc<EgressGuard> {
         guard: true,
         require_https,
         allow: allow.iter().map(|a| a.to_string()).collect(),
+        ..EgressConfig::default()
     }
     .guard()
     .unwrap()

@@ -23,6 +23,14 @@ struct Listen {
 
 impl Listen {
     fn start(extra: &[&str]) -> Listen {
+        Self::start_with(
+            extra,
+            reqwest::Client::builder().no_proxy().build().unwrap(),
+        )
+    }
+
+    /// Starts `listen` with `extra` flags, talking to it with `http`.
+    fn start_with(extra: &[&str], http: reqwest::Client) -> Listen {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wabahook"))
             .args(["listen", "--listen", "127.0.0.1:0"])
             .args(["--app-secret", SECRET, "--verify-token", TOKEN])
@@ -42,7 +50,8 @@ impl Listen {
         });
         let first = lines.recv_timeout(Duration::from_secs(20)).unwrap();
         assert!(
-            first.starts_with("wabahook listen on http://127.0.0.1:"),
+            first.starts_with("wabahook listen on http://127.0.0.1:")
+                || first.starts_with("wabahook listen on https://127.0.0.1:"),
             "{first}"
         );
         let base = first.split(' ').nth(3).unwrap().to_string();
@@ -50,7 +59,17 @@ impl Listen {
             child,
             base,
             lines,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http,
+        }
+    }
+
+    /// The next printed line that contains `needle`, skipping others.
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self.lines.recv_timeout(Duration::from_secs(20)).unwrap();
+            if line.contains(needle) {
+                return line;
+            }
         }
     }
 
@@ -304,4 +323,193 @@ async fn metas_array_wrapped_example_is_shown() {
     // Signed with another secret, the same bytes are refused.
     let bad = signature::sign("other", EXAMPLE);
     assert_eq!(l.post(EXAMPLE, Some(&bad)).await.0, 403);
+}
+
+/// An https client that trusts only `root_bundle` and, when given, presents `identity` (PEM:
+/// the chain, leaf first, then the key).
+fn tls_client(root_bundle: &std::path::Path, identity: Option<&[u8]>) -> reqwest::Client {
+    let roots =
+        reqwest::Certificate::from_pem_bundle(&std::fs::read(root_bundle).unwrap()).unwrap();
+    let mut b = reqwest::Client::builder().no_proxy().tls_certs_only(roots);
+    if let Some(pem) = identity {
+        b = b.identity(reqwest::Identity::from_pem(pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+fn identity_of(chain: &std::path::Path, key: &std::path::Path) -> Vec<u8> {
+    let mut pem = std::fs::read(chain).unwrap();
+    pem.extend(std::fs::read(key).unwrap());
+    pem
+}
+
+/// Runs `wabahook certs` with `args`; its stdout.
+fn certs(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_wabahook"))
+        .arg("certs")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn mtls_flags(pki: &wabahook_server::pki::Pki) -> Vec<String> {
+    [
+        "--tls-cert",
+        pki.server_chain.to_str().unwrap(),
+        "--tls-key",
+        pki.server_key.to_str().unwrap(),
+        "--require-client-cert",
+        pki.root_bundle.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+const META_CN: &str = "client.webhooks.fbclientcerts.com";
+
+#[tokio::test]
+async fn mtls_needs_a_chain_from_the_ca_with_metas_cn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let exported = tmp.path().join("exported-root.pem");
+    let shown = certs(&[
+        "--data-dir",
+        data,
+        "--export-root",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(shown.contains("created PKI"), "{shown}");
+    assert!(
+        shown.contains(META_CN) && shown.contains("sha256"),
+        "{shown}"
+    );
+    let pki = wabahook_server::pki::ensure(&tmp.path().join("pki")).unwrap();
+    assert!(!pki.created, "the PKI `certs` made is loaded, not replaced");
+    assert_eq!(
+        std::fs::read(&exported).unwrap(),
+        std::fs::read(&pki.root_bundle).unwrap()
+    );
+
+    let flags = mtls_flags(&pki);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let meta = identity_of(&pki.client_chain, &pki.client_key);
+    let l = Listen::start_with(&flags, tls_client(&pki.root_bundle, Some(&meta)));
+    assert!(l.base.starts_with("https://"), "{}", l.base);
+    assert!(l.take(1)[0].contains(META_CN));
+
+    // Meta's chain: accepted, and each line names the presented subject.
+    let body = batched_body();
+    let sig = signature::sign(SECRET, &body);
+    assert_eq!(l.post(&body, Some(&sig)).await.0, 200);
+    let lines = l.take(3);
+    assert!(
+        lines
+            .iter()
+            .all(|x| x.contains("[client ") && x.contains(META_CN)),
+        "{lines:?}"
+    );
+
+    // No client certificate: the handshake is refused.
+    let anonymous = tls_client(&pki.root_bundle, None);
+    let r = anonymous
+        .post(format!("{}/webhook", l.base))
+        .header("x-hub-signature-256", &sig)
+        .body(body.clone())
+        .send()
+        .await;
+    match r {
+        Err(_) => {}
+        Ok(r) => assert_eq!(r.status(), 403),
+    }
+    l.wait_for("refused");
+
+    // Same CA, another CN: the chain is good, the CN is not.
+    let (chain, key) = wabahook_server::pki::issue_client(&pki, "someone.else.example").unwrap();
+    let other = tls_client(&pki.root_bundle, Some(format!("{chain}{key}").as_bytes()));
+    let r = other
+        .post(format!("{}/webhook", l.base))
+        .header("x-hub-signature-256", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("someone.else.example") && text.contains(META_CN),
+        "{text}"
+    );
+    assert!(l.wait_for("rejected").contains("someone.else.example"));
+
+    // A client certificate from another CA: refused in the handshake.
+    let stranger_dir = tempfile::tempdir().unwrap();
+    let stranger = wabahook_server::pki::ensure(stranger_dir.path()).unwrap();
+    let foreign = identity_of(&stranger.client_chain, &stranger.client_key);
+    let r = tls_client(&pki.root_bundle, Some(&foreign))
+        .post(format!("{}/webhook", l.base))
+        .header("x-hub-signature-256", &sig)
+        .body(body.clone())
+        .send()
+        .await;
+    match r {
+        Err(_) => {}
+        Ok(r) => assert_eq!(r.status(), 403),
+    }
+}
+
+#[tokio::test]
+async fn during_a_rotation_old_and_new_chains_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    certs(&["--data-dir", data]);
+    let dir = tmp.path().join("pki");
+    let old = wabahook_server::pki::ensure(&dir).unwrap();
+    let old_identity = identity_of(&old.client_chain, &old.client_key);
+
+    let shown = certs(&["rotate", "--overlap-days", "7", "--data-dir", data]);
+    assert!(shown.contains("previous root"), "{shown}");
+    let new = wabahook_server::pki::ensure(&dir).unwrap();
+    assert_eq!(
+        wabahook_server::pki::read_certs(&new.root_bundle)
+            .unwrap()
+            .len(),
+        2
+    );
+    let new_identity = identity_of(&new.client_chain, &new.client_key);
+    assert_ne!(new_identity, old_identity);
+
+    let mut flags = mtls_flags(&new);
+    flags.push("--json".into());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let l = Listen::start_with(&flags, tls_client(&new.root_bundle, Some(&new_identity)));
+    l.take(1);
+    let body = batched_body();
+    let sig = signature::sign(SECRET, &body);
+    assert_eq!(l.post(&body, Some(&sig)).await.0, 200);
+    let line: Value = serde_json::from_str(&l.take(3)[0]).unwrap();
+    assert!(
+        line["client_subject"].as_str().unwrap().contains(META_CN),
+        "{line}"
+    );
+
+    // The old chain, from the root that is still exported during the overlap.
+    let r = tls_client(&new.root_bundle, Some(&old_identity))
+        .post(format!("{}/webhook", l.base))
+        .header("x-hub-signature-256", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let line: Value = serde_json::from_str(&l.take(3)[0]).unwrap();
+    assert!(
+        line["client_subject"].as_str().unwrap().contains(META_CN),
+        "{line}"
+    );
 }

@@ -23,3 +23,4 @@ mod readme;
 mod seeds;
 mod startup;
 mod subscribed_apps;
+mod tls;
