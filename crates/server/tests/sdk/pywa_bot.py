@@ -11,8 +11,10 @@ Usage: pywa_bot.py GRAPH_BASE PHONE_ID TOKEN WABA_ID APP_ID APP_SECRET VERIFY_TO
 """
 
 import json
+import os
 import socket
 import sys
+import threading
 
 import httpx
 from pywa import WhatsApp, types
@@ -34,8 +36,17 @@ class ToSandbox(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+# pywa runs handlers on a thread pool, several at once; `print` writes a line and its newline
+# separately, so two handlers could interleave into one unreadable line. One write per line,
+# under a lock.
+_emit_lock = threading.Lock()
+
+
 def emit(kind: str, **data) -> None:
-    print(json.dumps({"kind": kind, **data}), flush=True)
+    line = json.dumps({"kind": kind, **data}) + "\n"
+    with _emit_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def free_port() -> int:
@@ -95,4 +106,4 @@ def on_template_status(_: WhatsApp, update: types.TemplateStatusUpdate) -> None:
 
 
 emit("listening", port=port)
-wa.run(host="127.0.0.1", port=port, log_level="warning")
+wa.run(host="127.0.0.1", port=port, log_level=os.environ.get("PYWA_BOT_LOG_LEVEL", "warning"))

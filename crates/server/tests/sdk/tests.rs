@@ -111,6 +111,21 @@ impl JsonLines {
         self.errors.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
+    /// The next line that parses as JSON, or `None` when none comes within `within`.
+    async fn try_next(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        return Some(v);
+                    }
+                }
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
     /// The next line that parses as JSON, waiting at most `within`.
     async fn next(&mut self, within: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + within;
@@ -262,11 +277,26 @@ async fn pywa_registers_its_callback_and_receives_parsed_updates() {
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["deliveries"], 1, "{field}: {}", r.body);
     }
 
     let mut seen = Vec::new();
     for _ in 0..3 {
-        seen.push(bot.next(Duration::from_secs(120)).await);
+        match bot.try_next(Duration::from_secs(60)).await {
+            Some(v) => seen.push(v),
+            None => {
+                // Say what the sandbox did, to tell a delivery problem from an SDK one.
+                let deliveries = ctx
+                    .admin_get(&format!("deliveries?app_id={}", w.app_id))
+                    .await;
+                panic!(
+                    "pywa's handlers printed {} of 3 updates: {seen:?}\ndeliveries: {}\nits stderr:\n{}",
+                    seen.len(),
+                    deliveries.body,
+                    bot.stderr()
+                );
+            }
+        }
     }
     seen.sort_by_key(|v| v["kind"].as_str().unwrap_or("").to_string());
     assert_eq!(seen[0]["kind"], "message", "{seen:?}");
