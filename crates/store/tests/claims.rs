@@ -7,29 +7,15 @@ mod backends;
 use std::time::Duration;
 
 use backends::{wait_until, Backend};
-use wabahook_store::{DynStore, Event, NewDelivery};
+use wabahook_store::DynStore;
 
 const DEAD: &str = "http://127.0.0.1:9/dead";
 const OK: &str = "http://127.0.0.1:8/ok";
 const NOW: i64 = 1_764_000_000_000;
 
+/// `n` events with one delivery each to `target`, all due at once.
 async fn events(s: &DynStore, prefix: &str, n: usize, target: &str) {
-    for i in 0..n {
-        let e = Event {
-            id: format!("{prefix}{i}"),
-            waba_id: "1".into(),
-            field: "account_update".into(),
-            value_json: "{}".into(),
-            phone_number_id: None,
-            time: NOW / 1000,
-            created_at_ms: NOW - 1000,
-        };
-        let d = NewDelivery {
-            app_id: "a".into(),
-            target_url: target.into(),
-        };
-        s.insert_event(&e, &[d], NOW + 1_000_000).await.unwrap();
-    }
+    backends::insert_events(s, prefix, n, target, NOW, NOW + 1_000_000).await;
 }
 
 fn count(claimed: &[wabahook_store::Claimed], target: &str) -> usize {

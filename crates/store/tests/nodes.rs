@@ -9,9 +9,7 @@ mod backends;
 use std::collections::HashSet;
 
 use backends::Backend;
-use wabahook_store::{
-    Attempt, AttemptOutcome, Claimed, Delivery, DynStore, Event, NewDelivery, Replay,
-};
+use wabahook_store::{Attempt, AttemptOutcome, Claimed, Delivery, DynStore, Replay};
 
 const NOW: i64 = 1_764_000_000_000;
 const LEASE: i64 = 600_000;
@@ -20,22 +18,7 @@ const B: &str = "http://127.0.0.1:8/b";
 
 /// `n` events with one delivery each to `target`, all due at once.
 async fn events(s: &DynStore, prefix: &str, n: usize, target: &str) {
-    for i in 0..n {
-        let e = Event {
-            id: format!("{prefix}{i}"),
-            waba_id: "1".into(),
-            field: "account_update".into(),
-            value_json: "{}".into(),
-            phone_number_id: None,
-            time: NOW / 1000,
-            created_at_ms: NOW - 1000,
-        };
-        let d = NewDelivery {
-            app_id: "a".into(),
-            target_url: target.into(),
-        };
-        s.insert_event(&e, &[d], NOW + 100_000_000).await.unwrap();
-    }
+    backends::insert_events(s, prefix, n, target, NOW, NOW + 100_000_000).await;
 }
 
 /// Claims for `node` everything due at `now` (up to 1,000).

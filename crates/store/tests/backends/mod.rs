@@ -73,3 +73,32 @@ pub async fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() 
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// `n` events named `{prefix}{i}`, each with one delivery of app `a` to `target`, created a
+/// second before `now_ms`, all due at once and expiring at `expires_at_ms`.
+#[allow(dead_code)] // Not every test binary that includes this module writes events this way.
+pub async fn insert_events(
+    s: &DynStore,
+    prefix: &str,
+    n: usize,
+    target: &str,
+    now_ms: i64,
+    expires_at_ms: i64,
+) {
+    for i in 0..n {
+        let e = wabahook_store::Event {
+            id: format!("{prefix}{i}"),
+            waba_id: "1".into(),
+            field: "account_update".into(),
+            value_json: "{}".into(),
+            phone_number_id: None,
+            time: now_ms / 1000,
+            created_at_ms: now_ms - 1000,
+        };
+        let d = wabahook_store::NewDelivery {
+            app_id: "a".into(),
+            target_url: target.into(),
+        };
+        s.insert_event(&e, &[d], expires_at_ms).await.unwrap();
+    }
+}
