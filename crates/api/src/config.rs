@@ -69,13 +69,17 @@ pub struct ApiConfig {
     pub user_agent: String,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
-    /// Bearer token of the admin API.
-    pub admin_token: String,
+    /// The SHA-256 of the admin API's bearer token (`secrets::token_hash`): the token itself is
+    /// kept nowhere, in memory or in the store. Empty refuses every admin request.
+    pub admin_token_hash: String,
     /// The egress guard, when it is on: callback URLs are checked against it when configured,
     /// and handshakes connect only where it allows.
     pub egress: Option<Arc<EgressGuard>>,
     /// CAs the handshake trusts besides the system's (`egress.extra_ca_files`).
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// The client certificate chain and key that handshakes of apps with
+    /// `include_client_certificate` present; `None`: no handshake presents one.
+    pub client_identity: Option<reqwest::Identity>,
     /// Requests in flight and body time.
     pub limits: crate::limits::RequestLimits,
 }
@@ -101,9 +105,10 @@ impl Default for ApiConfig {
             handshake_timeout: Duration::from_secs(10),
             user_agent: "facebookplatform/1.0 (+http://developers.facebook.com)".into(),
             max_body_bytes: 1024 * 1024,
-            admin_token: String::new(),
+            admin_token_hash: String::new(),
             egress: None,
             extra_roots: Vec::new(),
+            client_identity: None,
             limits: crate::limits::RequestLimits::default(),
         }
     }

@@ -1,12 +1,14 @@
 //! The verification handshake wabahook performs before it stores a callback URL:
 //! `GET <url>?hub.mode=subscribe&hub.challenge=<random>&hub.verify_token=<token>`, verified only
 //! on HTTP 200 whose body is exactly the challenge. With the egress guard on, the request goes
-//! only where the guard allows, checked as for deliveries.
+//! only where the guard allows, checked as for deliveries; for an app with
+//! `include_client_certificate` it presents the client certificate, as its deliveries do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wabahook_delivery::egress::{self, EgressRefused};
+use wabahook_delivery::sender::{ClientSettings, Clients};
 use wabahook_delivery::tls;
 use wabahook_model::egress::EgressGuard;
 use wabahook_model::ids;
@@ -31,9 +33,10 @@ pub struct VerifierBuildError(#[from] reqwest::Error);
 const MAX_BODY: usize = 64 * 1024;
 
 pub struct CallbackVerifier {
-    client: reqwest::Client,
+    /// Without and with the client certificate; the deliveries' clients, built alike.
+    clients: Clients,
     timeout: Duration,
-    /// The egress guard, when it is on; `client` resolves names through it too.
+    /// The egress guard, when it is on; `clients` resolve names through it too.
     egress: Option<Arc<EgressGuard>>,
 }
 
@@ -43,17 +46,17 @@ impl CallbackVerifier {
         user_agent: &str,
         egress: Option<Arc<EgressGuard>>,
         extra_roots: &[reqwest::Certificate],
+        identity: Option<&reqwest::Identity>,
     ) -> Result<Self, VerifierBuildError> {
-        let builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(user_agent);
-        let client =
-            tls::trust(egress::guard_client(builder, egress.as_ref()), extra_roots).build()?;
+        let clients = Clients::build(&ClientSettings {
+            timeout,
+            user_agent,
+            guard: egress.as_ref(),
+            extra_roots,
+            identity,
+        })?;
         Ok(CallbackVerifier {
-            client,
+            clients,
             timeout,
             egress,
         })
@@ -66,6 +69,7 @@ impl CallbackVerifier {
             &config.user_agent,
             config.egress.clone(),
             &config.extra_roots,
+            config.client_identity.as_ref(),
         )
     }
 
@@ -74,11 +78,13 @@ impl CallbackVerifier {
         self.egress.as_deref()
     }
 
-    /// Performs the handshake against `callback_url` with `verify_token`.
+    /// Performs the handshake against `callback_url` with `verify_token`, presenting the client
+    /// certificate when `with_client_certificate` (the app's `include_client_certificate`).
     pub async fn verify(
         &self,
         callback_url: &str,
         verify_token: &str,
+        with_client_certificate: bool,
     ) -> Result<(), HandshakeFailure> {
         let mut url = url::Url::parse(callback_url).map_err(|e| HandshakeFailure::Transport {
             curl_errno: 3,
@@ -97,7 +103,12 @@ impl CallbackVerifier {
         // The overall deadline also bounds reading the body, so a trickling endpoint cannot hold
         // the API call open.
         let outcome = tokio::time::timeout(self.timeout, async {
-            let mut resp = self.client.get(url).send().await?;
+            let mut resp = self
+                .clients
+                .for_app(with_client_certificate)
+                .get(url)
+                .send()
+                .await?;
             let status = resp.status();
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await? {
@@ -113,7 +124,8 @@ impl CallbackVerifier {
         let (status, body) = match outcome {
             Err(_) => return Err(timed_out(started)),
             Ok(Err(e)) if e.is_timeout() => return Err(timed_out(started)),
-            Ok(Err(e)) => return Err(transport_failure(&e)),
+            // The URL in the client's error text carries the verify token.
+            Ok(Err(e)) => return Err(transport_failure(&e.without_url())),
             Ok(Ok(answer)) => answer,
         };
         if status != reqwest::StatusCode::OK {
@@ -164,6 +176,16 @@ fn transport_failure(e: &reqwest::Error) -> HandshakeFailure {
             message: format!("SSL certificate problem: {problem}"),
         };
     }
+    // The receiver wants a client certificate, or not the one presented: curl reports such an
+    // alert as a failed receive (56) in TLS 1.3, where it arrives after the handshake.
+    if let Some(refusal) = tls::client_certificate_refused(e) {
+        return HandshakeFailure::Transport {
+            curl_errno: 56,
+            message: format!(
+                "Failure when receiving data from the peer: the receiver refused the client certificate ({refusal})"
+            ),
+        };
+    }
     let detail = wabahook_model::innermost_cause(e);
     let (curl_errno, message) = if e.is_connect() {
         (7, format!("Failed to connect: {detail}"))
@@ -204,7 +226,7 @@ mod tests {
     fn verifier(require_https: bool, allow: &[&str]) -> CallbackVerifier {
         let allow = allow.iter().map(|a| parse_net(a).unwrap()).collect();
         let guard = Arc::new(EgressGuard::new(require_https, allow));
-        CallbackVerifier::new(Duration::from_secs(2), "test", Some(guard), &[]).unwrap()
+        CallbackVerifier::new(Duration::from_secs(2), "test", Some(guard), &[], None).unwrap()
     }
 
     // Refused before any request: should the check fail, only loopback's discard port is near.
@@ -212,7 +234,7 @@ mod tests {
     async fn the_guard_refuses_before_the_request() {
         let v = verifier(false, &[]);
         for url in ["http://127.0.0.1:9/hook", "http://[::ffff:7f00:1]:9/hook"] {
-            let f = v.verify(url, "token").await.unwrap_err();
+            let f = v.verify(url, "token", false).await.unwrap_err();
             let HandshakeFailure::Transport { curl_errno, .. } = &f else {
                 panic!("{f:?}")
             };
@@ -226,7 +248,7 @@ mod tests {
         }
         let strict = verifier(true, &["127.0.0.0/8"]);
         let f = strict
-            .verify("http://127.0.0.1:9/hook", "t")
+            .verify("http://127.0.0.1:9/hook", "t", false)
             .await
             .unwrap_err();
         assert!(f.message().contains("only https"), "{}", f.message());

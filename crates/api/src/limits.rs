@@ -1,6 +1,6 @@
-//! Limits on requests, applied to each API surface (Graph, admin) so that each refuses in its
-//! own envelope; the probes stay outside them, so that a load balancer still sees a live node
-//! while it sheds load.
+//! Limits on requests, applied to each API surface (Graph, admin, and the plain-text receiver
+//! of `wabahook listen`) so that each refuses in its own envelope; the probes stay outside
+//! them, so that a load balancer still sees a live node while it sheds load.
 //!
 //! - In flight: past `max_in_flight` requests at once, more get 503 at once instead of waiting,
 //!   since a queue behind a slow store only makes every caller wait longer and holds their
@@ -34,8 +34,6 @@ use tower::load_shed::LoadShedLayer;
 use tower::ServiceBuilder;
 use wabahook_model::{ids, GraphErrorBody, GraphErrorEnvelope};
 
-use crate::AppState;
-
 /// The request limits of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct RequestLimits {
@@ -56,14 +54,17 @@ impl Default for RequestLimits {
 
 /// Which API a request belongs to, for the envelope of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Surface {
+pub enum Surface {
     Graph,
     Admin,
+    /// A webhook receiver, whose senders read only the status: the message as plain text.
+    Text,
 }
 
 impl Surface {
     fn refuse(self, status: StatusCode, message: String) -> Response {
         match self {
+            Surface::Text => (status, format!("{message}\n")).into_response(),
             Surface::Admin => {
                 let code = if status == StatusCode::REQUEST_TIMEOUT {
                     "request_timeout"
@@ -96,12 +97,15 @@ impl Surface {
 }
 
 /// `router` under the request limits; `in_flight` is shared by every surface.
-pub(crate) fn apply(
-    router: Router<AppState>,
+pub fn apply<S>(
+    router: Router<S>,
     surface: Surface,
     in_flight: Arc<Semaphore>,
     body_timeout: Duration,
-) -> Router<AppState> {
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     router
         .layer(middleware::from_fn_with_state(
             (surface, body_timeout),

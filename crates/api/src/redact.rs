@@ -1,26 +1,17 @@
 //! Request logs without secrets. Graph clients may pass tokens and secrets in the query string
 //! (`?access_token=`, `client_secret=`, `hub.verify_token=`), so the request span records the
 //! path and a query whose secret values are replaced; headers (`Authorization`) are never
-//! recorded. tower-http's default span logs the whole URI, hence a span of our own.
+//! recorded. tower-http's default span logs the whole URI, hence a span of our own. The
+//! redaction itself is `wabahook_model::redact`, which callback URLs in logs go through too.
 
 use std::fmt;
 
 use axum::http::{Request, Uri};
 use tower_http::trace::MakeSpan;
 use tracing::Span;
+use wabahook_model::redact::{Hide, RedactedQuery};
 
-/// What stands in a log for a secret value.
-pub const REDACTED: &str = "[redacted]";
-
-/// Whether a query parameter may carry a secret. Broad on purpose: a name that merely looks
-/// like one costs a log reader a value, a missed one leaks a credential into every log store.
-pub fn is_secret_param(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["token", "secret", "password", "proof", "signature"]
-        .iter()
-        .any(|word| name.contains(word))
-        || name == "code"
-}
+pub use wabahook_model::redact::{is_secret_param, REDACTED};
 
 /// A URI's path and query, with the values of secret parameters replaced by [`REDACTED`]; the
 /// scheme and authority (which may hold user information) are left out.
@@ -29,26 +20,17 @@ pub struct RedactedUri<'a>(pub &'a Uri);
 impl fmt::Display for RedactedUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.path())?;
-        let Some(query) = self.0.query() else {
-            return Ok(());
-        };
-        f.write_str("?")?;
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                f.write_str("&")?;
-            }
-            let raw_name = pair.split_once('=').map_or(pair, |(n, _)| n);
-            // Compared decoded, so that `access%5Ftoken` or `hub%2Everify_token` is caught too.
-            let secret = url::form_urlencoded::parse(raw_name.as_bytes())
-                .next()
-                .is_some_and(|(name, _)| is_secret_param(&name));
-            if secret {
-                write!(f, "{raw_name}={REDACTED}")?;
-            } else {
-                f.write_str(pair)?;
-            }
+        match self.0.query() {
+            Some(query) => write!(
+                f,
+                "?{}",
+                RedactedQuery {
+                    query,
+                    hide: Hide::SecretValues
+                }
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use wabahook_model::egress::EgressGuard;
+use wabahook_model::redact::RedactedUrl;
 use wabahook_store::{Attempt, AttemptOutcome, Delivery, DynStore, StoreError};
 
 use crate::batch::{self, Batch};
@@ -31,8 +32,9 @@ pub struct Engine {
     /// This node's name in the store and in its claims.
     node_id: Arc<str>,
     clock: Arc<dyn Clock>,
-    client: reqwest::Client,
-    /// The egress guard, when it is on; `client` resolves names through it too.
+    /// Without and with the client certificate, chosen per app.
+    clients: sender::Clients,
+    /// The egress guard, when it is on; `clients` resolve names through it too.
     egress: Option<Arc<EgressGuard>>,
     wake: Arc<Notify>,
     /// Deliveries claimed and not yet finished; bounds memory and what one node holds.
@@ -41,11 +43,20 @@ pub struct Engine {
     in_flight: Arc<Semaphore>,
     targets: Mutex<HashMap<String, Arc<TargetState>>>,
     routes: crate::routing::RouteCache,
-    /// Each app's secret (`None`: the app is gone), kept while the world does not change.
-    secrets: WorldCache<String, Option<Arc<str>>>,
+    /// What sending for each app needs (`None`: the app is gone), kept while the world does not
+    /// change, so that a new secret or `include_client_certificate` counts from the next POST.
+    apps: WorldCache<String, Option<AppSending>>,
     /// Turns true when the workers stop: batches still waiting for a slot go back to the
     /// store, due at once, instead of waiting out their lease.
     stopping: watch::Sender<bool>,
+}
+
+/// What sending for one app needs.
+#[derive(Clone)]
+struct AppSending {
+    secret: Arc<str>,
+    /// The app's `include_client_certificate`: its POSTs present the client certificate.
+    client_certificate: bool,
 }
 
 /// What the engine knows of one target URL.
@@ -90,6 +101,18 @@ impl Engine {
         clock: Arc<dyn Clock>,
         egress: &EgressConfig,
     ) -> Result<Arc<Engine>, EngineError> {
+        Engine::with_identity(store, cfg, clock, egress, None)
+    }
+
+    /// As [`Engine::with_egress`], and the POSTs of apps with `include_client_certificate`
+    /// present `identity` (without one, no POST presents a client certificate).
+    pub fn with_identity(
+        store: DynStore,
+        cfg: DeliveryConfig,
+        clock: Arc<dyn Clock>,
+        egress: &EgressConfig,
+        identity: Option<&reqwest::Identity>,
+    ) -> Result<Arc<Engine>, EngineError> {
         cfg.check().map_err(EngineError::Config)?;
         let extra_roots = egress.extra_roots().map_err(EngineError::Config)?;
         let egress = egress.guard().map_err(EngineError::Config)?;
@@ -99,12 +122,13 @@ impl Engine {
                 "egress guard on: no POST reaches a loopback, private, link-local or metadata address unless allowed"
             );
         }
-        let client = sender::client(
-            Duration::from_millis(cfg.timeout_ms),
-            &cfg.user_agent,
-            egress.as_ref(),
-            &extra_roots,
-        )?;
+        let clients = sender::Clients::build(&sender::ClientSettings {
+            timeout: Duration::from_millis(cfg.timeout_ms),
+            user_agent: &cfg.user_agent,
+            guard: egress.as_ref(),
+            extra_roots: &extra_roots,
+            identity,
+        })?;
         let node_id = match &cfg.node_id {
             Some(id) => Arc::from(id.as_str()),
             None => Arc::from(format!("node-{:016x}", rand::random::<u64>())),
@@ -116,12 +140,12 @@ impl Engine {
             store,
             cfg,
             clock,
-            client,
+            clients,
             egress,
             wake: Arc::new(Notify::new()),
             targets: Mutex::new(HashMap::new()),
             routes: crate::routing::RouteCache::default(),
-            secrets: WorldCache::new(10_000),
+            apps: WorldCache::new(10_000),
             stopping: watch::Sender::new(false),
         }))
     }
@@ -317,18 +341,30 @@ impl Engine {
             .await?;
         let n = claimed.len();
         // One look-up per app per claim, not one per POST, and none while the world holds.
-        let mut secrets: HashMap<String, Option<Arc<str>>> = HashMap::new();
+        let mut apps: HashMap<String, Option<AppSending>> = HashMap::new();
         for c in &claimed {
             let app_id = &c.delivery.app_id;
-            if !secrets.contains_key(app_id) {
-                let secret = self
-                    .secrets
+            if !apps.contains_key(app_id) {
+                let sending = self
+                    .apps
                     .get_or_work_out(self.store.as_ref(), app_id.clone(), || async {
-                        let app = self.store.app(app_id).await?;
-                        Ok::<_, StoreError>(app.map(|a| Arc::<str>::from(a.secret)))
+                        let Some(app) = self.store.app(app_id).await? else {
+                            return Ok::<_, StoreError>(None);
+                        };
+                        // mTLS is per app, on its object subscription; deliveries to override
+                        // URLs present the certificate too.
+                        let client_certificate = self
+                            .store
+                            .app_subscription(app_id)
+                            .await?
+                            .is_some_and(|s| s.include_client_certificate);
+                        Ok(Some(AppSending {
+                            secret: Arc::from(app.secret),
+                            client_certificate,
+                        }))
                     })
                     .await?;
-                secrets.insert(app_id.clone(), secret);
+                apps.insert(app_id.clone(), sending);
             }
         }
         let mut put_back: Vec<(i64, Vec<Delivery>)> = Vec::new();
@@ -356,7 +392,7 @@ impl Engine {
                 continue;
             };
             target.waiting.fetch_add(1, Ordering::Relaxed);
-            let secret = secrets.get(&b.app_id).cloned().flatten();
+            let app = apps.get(&b.app_id).cloned().flatten();
             let engine = self.clone();
             let mut stopping = self.stopping.subscribe();
             tasks.spawn(async move {
@@ -384,7 +420,7 @@ impl Engine {
                     }
                     return;
                 }
-                engine.send(b, secret, &target, (slot, permit)).await;
+                engine.send(b, app, &target, (slot, permit)).await;
                 drop(budget);
             });
         }
@@ -405,7 +441,7 @@ impl Engine {
     async fn send(
         &self,
         batch: Batch,
-        secret: Option<Arc<str>>,
+        app: Option<AppSending>,
         target: &TargetState,
         slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
     ) {
@@ -419,18 +455,18 @@ impl Engine {
         };
         // A missing app or an unwritable body is recorded as a failed attempt, so the delivery
         // follows the schedule to expiry instead of coming back forever.
-        let result = match (secret, batch.body()) {
+        let result = match (app, batch.body()) {
             (None, _) => failed(
                 "app_missing",
                 format!("app {} no longer exists", batch.app_id),
             ),
             (_, Err(e)) => failed("body", e.to_string()),
-            (Some(secret), Ok(body)) => {
+            (Some(app), Ok(body)) => {
                 sender::post(
-                    &self.client,
+                    self.clients.for_app(app.client_certificate),
                     self.egress.as_deref(),
                     &batch.target_url,
-                    &secret,
+                    &app.secret,
                     body,
                     self.cfg.any_2xx_is_success,
                 )
@@ -438,6 +474,15 @@ impl Engine {
             }
         };
         drop(slots);
+        // Callback URLs are logged redacted: their query or userinfo may hold a secret.
+        tracing::debug!(
+            target = %RedactedUrl(&batch.target_url),
+            app = %batch.app_id,
+            status = ?result.status,
+            error_class = ?result.error_class,
+            latency_ms = result.latency_ms,
+            "batch posted"
+        );
         let done_ms = self.clock.now_ms().max(at_ms);
         let results: Vec<_> = batch
             .items
@@ -469,7 +514,7 @@ impl Engine {
             target.blocked_until.fetch_max(until, Ordering::Relaxed);
             match self.store.defer_target(&batch.target_url, until).await {
                 Ok(()) => {
-                    tracing::info!(target = %batch.target_url, until_ms = until, "endpoint unreachable; holding back its deliveries")
+                    tracing::info!(target = %RedactedUrl(&batch.target_url), until_ms = until, "endpoint unreachable; holding back its deliveries")
                 }
                 Err(e) => tracing::warn!(error = %e, "deferring an unreachable endpoint failed"),
             }

@@ -30,22 +30,61 @@ pub const EGRESS_REFUSED: &str = "egress_refused";
 /// issuer, wrong host name, expired, …).
 pub const TLS_CERTIFICATE: &str = "tls_certificate";
 
-/// The client for every POST; with a guard, names resolve through it; `extra_roots` are
-/// trusted besides the system's CAs.
-pub fn client(
-    timeout: Duration,
-    user_agent: &str,
-    guard: Option<&Arc<EgressGuard>>,
-    extra_roots: &[reqwest::Certificate],
-) -> Result<reqwest::Client, reqwest::Error> {
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(64)
-        .user_agent(user_agent);
-    tls::trust(egress::guard_client(builder, guard), extra_roots).build()
+/// The error class of an attempt whose TLS handshake the receiver ended over the client
+/// certificate: it wants one and got none, or does not trust the one presented.
+pub const TLS_CLIENT_CERTIFICATE: &str = "tls_client_certificate";
+
+/// What every outgoing client is built from, for deliveries and verification handshakes alike.
+pub struct ClientSettings<'a> {
+    pub timeout: Duration,
+    pub user_agent: &'a str,
+    /// With a guard, names resolve through it.
+    pub guard: Option<&'a Arc<EgressGuard>>,
+    /// CAs trusted besides the system's.
+    pub extra_roots: &'a [reqwest::Certificate],
+    /// The client certificate chain (leaf, then its intermediates) and key that apps with
+    /// `include_client_certificate` present.
+    pub identity: Option<&'a reqwest::Identity>,
+}
+
+/// The two clients requests go out with: one without a client certificate, and one presenting
+/// the identity, so that only the apps that asked for mTLS show it to their receivers.
+#[derive(Clone)]
+pub struct Clients {
+    plain: reqwest::Client,
+    /// `None` when no identity was given: every app uses `plain`.
+    presenting: Option<reqwest::Client>,
+}
+
+impl Clients {
+    pub fn build(s: &ClientSettings<'_>) -> Result<Clients, reqwest::Error> {
+        let builder = || {
+            let b = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(s.timeout)
+                .connect_timeout(s.timeout)
+                .pool_max_idle_per_host(64)
+                .user_agent(s.user_agent);
+            tls::trust(egress::guard_client(b, s.guard), s.extra_roots)
+        };
+        let presenting = match s.identity {
+            Some(identity) => Some(builder().identity(identity.clone()).build()?),
+            None => None,
+        };
+        Ok(Clients {
+            plain: builder().build()?,
+            presenting,
+        })
+    }
+
+    /// The client for an app: the one presenting the identity when the app asked for it.
+    pub fn for_app(&self, include_client_certificate: bool) -> &reqwest::Client {
+        match &self.presenting {
+            Some(c) if include_client_certificate => c,
+            _ => &self.plain,
+        }
+    }
 }
 
 /// POSTs `body` to `url`, signed with `secret`. `guard` must be the one `client` was built
@@ -73,6 +112,9 @@ pub async fn post(
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => {
+            // The error's text would name the URL, whose query or userinfo may hold a secret;
+            // the attempt is recorded with the target anyway.
+            let e = e.without_url();
             if let Some(refused) = egress::refusal_of(&e) {
                 return refused_by_guard(refused, started.elapsed().as_millis() as i64);
             }
@@ -88,6 +130,20 @@ pub async fn post(
                         .take(HEAD_BYTES)
                         .collect(),
                     unreachable: true,
+                };
+            }
+            // Refused for this app's certificate (or its absence), not for the endpoint: other
+            // apps may send there, so the target is not held back.
+            if let Some(refusal) = tls::client_certificate_refused(&e) {
+                return PostResult {
+                    status: None,
+                    latency_ms: started.elapsed().as_millis() as i64,
+                    error_class: Some(TLS_CLIENT_CERTIFICATE),
+                    response_head: format!("TLS client certificate: {refusal}")
+                        .chars()
+                        .take(HEAD_BYTES)
+                        .collect(),
+                    unreachable: false,
                 };
             }
             let (class, unreachable) = if e.is_timeout() {

@@ -9,8 +9,10 @@ use wabahook_store::{OnConflict, Store};
 use crate::error::DomainError;
 use crate::world::{self, NewApp, NewAsset, NewBusiness, NewPhoneNumber, NewToken, NewWaba};
 
-/// Everything a developer needs to make the first calls; written to `demo.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Everything a developer needs to make the first calls; written to `demo.json` (mode 0600) and
+/// printed at every start by design: the demo is a sandbox convenience. `Debug` leaves out the
+/// secret and the token all the same.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DemoWorld {
     pub business_id: String,
     pub waba_id: String,
@@ -19,6 +21,19 @@ pub struct DemoWorld {
     pub app_id: String,
     pub app_secret: String,
     pub access_token: String,
+}
+
+impl std::fmt::Debug for DemoWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoWorld")
+            .field("business_id", &self.business_id)
+            .field("waba_id", &self.waba_id)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"[redacted]")
+            .field("access_token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 pub async fn create(store: &dyn Store, clock: &dyn Clock) -> Result<DemoWorld, DomainError> {

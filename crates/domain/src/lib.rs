@@ -13,6 +13,9 @@
 //! [`DomainError`] is the layer's one error type; the API maps it to each wire format.
 
 pub mod access;
+/// Invariants for the fuzz targets and their property tests; not an API.
+#[doc(hidden)]
+pub mod checks;
 pub mod demo;
 mod error;
 pub mod fields;

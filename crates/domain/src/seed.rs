@@ -15,7 +15,7 @@ use wabahook_store::{OnConflict, Store};
 use crate::error::DomainError;
 use crate::world::{self, NewApp, NewAppAccess, NewBusiness, NewPhoneNumber, NewToken, NewWaba};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
     #[serde(default)]
@@ -33,8 +33,8 @@ pub struct Seed {
 }
 
 /// What applying a seed produced that exists nowhere else in clear: generated app secrets
-/// and token strings, shown once.
-#[derive(Debug, Default, Serialize)]
+/// and token strings, shown once (by the banner; `Debug` shows only their ids).
+#[derive(Default, Serialize)]
 pub struct SeedReport {
     pub businesses: usize,
     pub wabas: usize,
@@ -45,6 +45,21 @@ pub struct SeedReport {
     pub generated_secrets: Vec<(String, String)>,
     /// (token id, token) for tokens whose string was generated now.
     pub generated_tokens: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SeedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids = |v: &[(String, String)]| v.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+        f.debug_struct("SeedReport")
+            .field("businesses", &self.businesses)
+            .field("wabas", &self.wabas)
+            .field("phone_numbers", &self.phone_numbers)
+            .field("apps", &self.apps)
+            .field("tokens", &self.tokens)
+            .field("generated_secrets_of", &ids(&self.generated_secrets))
+            .field("generated_tokens", &ids(&self.generated_tokens))
+            .finish()
+    }
 }
 
 impl Seed {

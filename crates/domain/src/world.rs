@@ -15,14 +15,14 @@ use wabahook_store::{
 use crate::error::{DomainError, DomainResult};
 use crate::{access, fields};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewBusiness {
     pub id: Option<String>,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewWaba {
     pub id: Option<String>,
@@ -30,7 +30,7 @@ pub struct NewWaba {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPhoneNumber {
     pub id: Option<String>,
@@ -45,7 +45,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewApp {
     pub id: Option<String>,
@@ -55,7 +55,7 @@ pub struct NewApp {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppAccess {
     pub app_id: String,
@@ -63,14 +63,14 @@ pub struct NewAppAccess {
     pub role: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
     pub waba_id: String,
     pub access: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub id: Option<String>,
@@ -81,6 +81,36 @@ pub struct NewToken {
     #[serde(default)]
     pub assets: Vec<NewAsset>,
     pub access_token: Option<String>,
+}
+
+// Inputs that may carry a secret or a token string show it as `[redacted]` in `Debug` output.
+impl std::fmt::Debug for NewApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApp")
+            .field("id", &self.id)
+            .field("business_id", &self.business_id)
+            .field("name", &self.name)
+            .field("link", &self.link)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("app_id", &self.app_id)
+            .field("business_id", &self.business_id)
+            .field("name", &self.name)
+            .field("permissions", &self.permissions)
+            .field("assets", &self.assets)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 /// A token as just created or updated, with its string when it is known in clear text

@@ -10,6 +10,8 @@ pub mod error_chain;
 pub mod graph_error;
 pub mod ids;
 pub mod permissions;
+pub mod redact;
+pub mod sealed;
 pub mod secrets;
 
 pub use error_chain::innermost_cause;

@@ -40,14 +40,26 @@ use crate::{ChangeInEntry, ParseError, Payload};
 pub struct WebhookConfig {
     app_secret: Arc<str>,
     verify_token: Arc<str>,
+    body_limit: usize,
 }
+
+/// The largest body [`VerifiedWebhook`] reads by default: Meta's payloads can be up to 3 MB,
+/// more than axum's default limit of 2 MB, which this extractor therefore does not apply.
+pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 impl WebhookConfig {
     pub fn new(app_secret: impl Into<Arc<str>>, verify_token: impl Into<Arc<str>>) -> Self {
         WebhookConfig {
             app_secret: app_secret.into(),
             verify_token: verify_token.into(),
+            body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// Reads bodies of up to `bytes` instead of [`DEFAULT_BODY_LIMIT`]; a larger one is 413.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
     }
 
     pub fn app_secret(&self) -> &str {
@@ -135,9 +147,19 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let cfg = WebhookConfig::from_ref(state);
         let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state)
+        // Read here with the webhook's own limit: axum's default (2 MB) is below Meta's 3 MB.
+        let body = axum::body::to_bytes(req.into_body(), cfg.body_limit)
             .await
-            .map_err(|e| WebhookRejection::Body(axum::Error::new(e.body_text()), e.status()))?;
+            .map_err(|e| {
+                let status = if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                WebhookRejection::Body(e, status)
+            })?;
         let header = headers
             .get(signature::HEADER)
             .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))

@@ -13,6 +13,7 @@ use wabahook_api::config::{ApiVersion, RateLimitConfig};
 use wabahook_api::ApiConfig;
 use wabahook_delivery::{DeliveryConfig, EgressConfig};
 use wabahook_model::egress::EgressGuard;
+use wabahook_model::secrets::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -135,8 +136,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; default: `sqlite://<data_dir>/wabahook.db`.
     pub database: Option<String>,
-    /// Bearer token of the admin API; default: generated once and kept in the store.
-    pub admin_token: Option<String>,
+    /// Bearer token of the admin API; default: generated once, printed once, and kept in the
+    /// store as its hash.
+    pub admin_token: Option<Secret>,
     /// A seed file (JSON or TOML) applied on every start.
     pub seed: Option<PathBuf>,
     pub log_format: LogFormat,
@@ -153,6 +155,8 @@ pub struct ServeConfig {
     pub server: ServerSettings,
     /// HTTPS: the server's certificate and key; neither means plain HTTP.
     pub tls: crate::https::TlsSettings,
+    /// The key that encrypts app secrets at rest.
+    pub secrets: crate::keys::SecretsSettings,
 }
 
 impl Default for ServeConfig {
@@ -172,6 +176,7 @@ impl Default for ServeConfig {
             shutdown_grace_ms: 10_000,
             server: ServerSettings::default(),
             tls: crate::https::TlsSettings::default(),
+            secrets: crate::keys::SecretsSettings::default(),
         }
     }
 }
@@ -186,7 +191,7 @@ pub struct FlagOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,14 +276,33 @@ impl ServeConfig {
         let cfg: ServeConfig = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-        cfg.api_config(String::new())?;
-        cfg.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
-        cfg.server.check()?;
-        cfg.tls.files()?;
+        cfg.check()?;
         Ok(Loaded {
             config: cfg,
             warnings,
         })
+    }
+
+    /// The configuration a TOML file's text gives over the defaults, without the environment
+    /// or flags, checked as [`ServeConfig::load`] checks it. Unknown keys are errors.
+    pub fn from_toml(text: &str) -> anyhow::Result<ServeConfig> {
+        let cfg: ServeConfig = Figment::new()
+            .merge(Serialized::defaults(ServeConfig::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// The checks of values that parsed but make no working server.
+    fn check(&self) -> anyhow::Result<()> {
+        self.api_config(String::new())?;
+        self.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
+        self.server.check()?;
+        self.tls.files()?;
+        self.secrets.check()?;
+        Ok(())
     }
 
     pub fn database_url(&self) -> String {
@@ -288,7 +312,8 @@ impl ServeConfig {
     }
 
     /// The HTTP layer's settings, checked.
-    pub fn api_config(&self, admin_token: String) -> anyhow::Result<ApiConfig> {
+    /// `admin_token_hash` is the SHA-256 (`secrets::token_hash`) of the admin token.
+    pub fn api_config(&self, admin_token_hash: String) -> anyhow::Result<ApiConfig> {
         let version = |name: &str, v: &str| {
             ApiVersion::parse(v)
                 .ok_or_else(|| anyhow::anyhow!("graph.{name} {v:?} is not a version like v23.0"))
@@ -311,9 +336,11 @@ impl ServeConfig {
             handshake_timeout: Duration::from_millis(self.graph.handshake_timeout_ms),
             user_agent: self.graph.user_agent.clone(),
             max_body_bytes: self.graph.max_body_bytes,
-            admin_token,
+            admin_token_hash,
             egress: self.egress_guard()?,
             extra_roots: self.egress.extra_roots().map_err(|e| anyhow::anyhow!(e))?,
+            // Loading the identity may create the dev PKI, which is the start's business.
+            client_identity: None,
             limits: self.server.request_limits(),
         })
     }
@@ -497,6 +524,8 @@ mod tests {
         for var in [
             "WABAHOOK_TLS__CERT",
             "WABAHOOK_TLS__KEY",
+            "WABAHOOK_TLS__CLIENT_CERT",
+            "WABAHOOK_TLS__CLIENT_KEY",
             "WABAHOOK_EGRESS__EXTRA_CA_FILES",
         ] {
             assert_eq!(keys.unknown_key(var), None, "{var}");

@@ -4,6 +4,11 @@
 //! request on to the real application. With `--tls-cert` it serves HTTPS, and with
 //! `--require-client-cert` it checks the sender's client certificate as a receiver of Meta's
 //! mTLS webhooks must: the chain against a CA, then the CN.
+//!
+//! Connections are accepted by the same listener as `serve`'s, with `[server]`'s default
+//! limits (timeouts, connections, requests in flight), since a receiver is what faces the
+//! senders. Forwarding can be put behind the egress guard (`--egress-guard`); it is off by
+//! default because the application behind a developer's receiver usually runs on loopback.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -15,19 +20,32 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use serde_json::json;
+use wabahook_api::body::{read_limited, BodyError};
+use wabahook_api::limits::{self, Surface};
+use wabahook_delivery::egress::{self, EgressRefused};
+use wabahook_model::egress::{parse_net, EgressGuard};
+use wabahook_model::redact::redact_url;
 use wabahook_receiver::axum::{VerifiedWebhook, WebhookConfig, WebhookRejection};
 use wabahook_receiver::{handshake, value::truncate, ChangeInEntry};
 
-/// Bodies above this are refused; Meta's limit is 3 MB.
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
+use crate::config::ServerSettings;
+use crate::listener::{self, PeerCertificates};
+
+/// Bodies above this are refused by default; Meta sends at most 3 MB.
+const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How many recent changes are remembered to flag duplicates.
 const SEEN_CAPACITY: usize = 100_000;
+/// Where `--echo` shows the changes that were acknowledged.
+pub const ECHO_PATH: &str = "/wabahook/received";
+/// How many acknowledged changes the echo keeps, newest last.
+const ECHO_CAPACITY: usize = 10_000;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ListenArgs {
@@ -62,6 +80,23 @@ pub struct ListenArgs {
     /// [default with --require-client-cert: client.webhooks.fbclientcerts.com].
     #[arg(long, requires = "require_client_cert")]
     pub require_cn: Option<String>,
+    /// Largest accepted body, in bytes; larger gets 413.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Forward only where the egress guard allows: never to a loopback, private, link-local,
+    /// CGNAT, metadata or otherwise reserved address, checked again on every address a name
+    /// resolves to. http stays allowed.
+    #[arg(long)]
+    pub egress_guard: bool,
+    /// A network (CIDR such as 10.1.0.0/16, or an address) --egress-guard lets through anyway;
+    /// repeatable.
+    #[arg(long = "egress-allow", value_name = "CIDR", requires = "egress_guard")]
+    pub egress_allow: Vec<String>,
+    /// Serve the values of the last 10,000 acknowledged changes (one JSON line each) at
+    /// GET /wabahook/received, for `wabahook check-receiver --echo-url`; with --forward-to,
+    /// only those the application answered 2xx.
+    #[arg(long)]
+    pub echo: bool,
 }
 
 /// The client certificate a connection presented, given to each of its requests.
@@ -74,10 +109,48 @@ struct ClientCert {
 struct Listener {
     config: WebhookConfig,
     json: bool,
-    forward: Option<(reqwest::Client, String)>,
+    forward: Option<Forward>,
     seen: Mutex<Seen>,
     /// The CN a client certificate must carry, when client certificates are required.
     require_cn: Option<String>,
+    max_body_bytes: usize,
+    /// With `--echo`, the acknowledged changes' values as JSON, oldest first.
+    echo: Option<Mutex<VecDeque<String>>>,
+}
+
+/// Where verified POSTs are passed on, and how.
+struct Forward {
+    client: reqwest::Client,
+    url: url::Url,
+    /// The egress guard, when it is on; `client` resolves names through it too.
+    guard: Option<Arc<EgressGuard>>,
+}
+
+impl Forward {
+    fn new(url: url::Url, guard: Option<Arc<EgressGuard>>) -> anyhow::Result<Forward> {
+        let builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30));
+        let client = egress::guard_client(builder, guard.as_ref()).build()?;
+        Ok(Forward { client, url, guard })
+    }
+
+    /// The URL as printed: its query or userinfo may hold a secret, and stdout often ends up
+    /// in a log.
+    fn shown(&self) -> String {
+        redact_url(self.url.as_str())
+    }
+}
+
+/// How passing a POST on ended.
+#[derive(Debug)]
+enum Forwarded {
+    Answered(StatusCode, Bytes),
+    /// The guard refused the target; nothing was sent.
+    Refused(EgressRefused),
+    /// No answer: the application is down, slow or broken.
+    Failed(String),
 }
 
 /// Fingerprints of recent changes, oldest first out.
@@ -122,7 +195,26 @@ fn check_args(a: &ListenArgs) -> anyhow::Result<()> {
             bail!("--require-cn must not be empty");
         }
     }
+    if a.max_body_bytes == 0 {
+        bail!("--max-body-bytes must be at least 1");
+    }
     Ok(())
+}
+
+/// The egress guard of the forwards, when `--egress-guard` asks for one. Only addresses are
+/// checked: the application behind a receiver is often reached over plain http.
+fn egress_guard(a: &ListenArgs) -> anyhow::Result<Option<Arc<EgressGuard>>> {
+    let allow = a
+        .egress_allow
+        .iter()
+        .map(|text| {
+            parse_net(text).with_context(|| {
+                format!("--egress-allow {text:?} is not a CIDR like 10.0.0.0/8 or fd00::/8, nor an address")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(a.egress_guard
+        .then(|| Arc::new(EgressGuard::new(false, allow))))
 }
 
 /// The server's TLS settings, on the aws-lc-rs provider given explicitly so that no process-wide
@@ -169,15 +261,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     check_args(&a)?;
+    let guard = egress_guard(&a)?;
     let forward = match &a.forward_to {
-        Some(u) => Some((
-            reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()?,
-            u.clone(),
-        )),
+        Some(u) => Some(Forward::new(url::Url::parse(u)?, guard.clone())?),
         None => None,
     };
     let state = Arc::new(Listener {
@@ -190,109 +276,78 @@ pub async fn run(
                 .clone()
                 .unwrap_or_else(|| crate::pki::META_CLIENT_CN.to_string())
         }),
+        max_body_bytes: a.max_body_bytes,
+        echo: a.echo.then(Mutex::default),
     });
-    let tls = tls_config(&a)?;
-    let app = Router::new()
-        .fallback(any(handle))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Shared(state.clone()));
-    let listener = tokio::net::TcpListener::bind(a.listen)
+    let tls = tls_config(&a)?.map(|config| listener::Tls {
+        acceptor: tokio_rustls::TlsAcceptor::from(config),
+        on_refused: Some(tls_refused(state.clone())),
+    });
+    let settings = ServerSettings::default();
+    let app = router(state.clone(), &settings);
+    // As `serve` does: connections are capped below the open-file limit, raised first.
+    crate::fdlimit::raise_nofile();
+    let outgoing = if state.forward.is_some() {
+        settings.max_in_flight_requests
+    } else {
+        0
+    };
+    let limits = listener::Limits::of(&settings, outgoing);
+    let grace = Duration::from_millis(crate::ServeConfig::default().shutdown_grace_ms);
+    let tcp = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     say(&format!("wabahook listen on {scheme}://{addr} (GET answers the handshake, POST receives webhooks; any path)"));
     if let Some(cn) = &state.require_cn {
         say(&format!("requiring a client certificate with CN {cn}"));
     }
-    if let Some(u) = &a.forward_to {
-        say(&format!("forwarding verified POSTs to {u}"));
+    if state.echo.is_some() {
+        say(&format!(
+            "acknowledged changes shown at {scheme}://{addr}{ECHO_PATH}"
+        ));
     }
-    match tls {
-        None => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving")?,
-        Some(config) => serve_tls(listener, config, app, state, shutdown).await,
+    if let Some(f) = &state.forward {
+        say(&format!("forwarding verified POSTs to {}", f.shown()));
+        if guard.is_some() {
+            let allowed = if a.egress_allow.is_empty() {
+                String::new()
+            } else {
+                format!(", allowing {}", a.egress_allow.join(", "))
+            };
+            say(&format!("egress guard on for forwards{allowed}"));
+        }
     }
+    listener::serve(tcp, app, limits, tls, shutdown, grace).await;
     Ok(())
 }
 
-/// How long a client has to finish the TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every request goes through `[server]`'s request limits (requests in flight: 503, body time:
+/// 408) and the body limit (413), refused in plain text.
+fn router(state: Arc<Listener>, settings: &ServerSettings) -> Router {
+    let request_limits = settings.request_limits();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(request_limits.max_in_flight));
+    let app = Router::new()
+        .fallback(any(handle))
+        // The body is read under `max_body_bytes` before the extractor sees it; this only
+        // keeps the extractor's own, smaller default from refusing it again.
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .with_state(Shared(state));
+    limits::apply(app, Surface::Text, in_flight, request_limits.body_timeout)
+}
 
-/// Accepts TLS connections until `shutdown` completes; each request carries the connection's
-/// client certificate, if any, for the CN check and the printed lines.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    app: Router,
-    state: Arc<Listener>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of descriptors and the like: wait a little instead of spinning.
-                    tracing::debug!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let state = state.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    let error = e.to_string();
-                    emit(
-                        &state,
-                        "tls_refused",
-                        json!({"peer": peer.to_string(), "error": error}),
-                        || format!("TLS handshake from {peer} refused: {error}"),
-                    );
-                    return;
-                }
-                Err(_) => return,
-            };
-            let client = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|der| match crate::pki::subject_of(der) {
-                    Ok((subject, cn)) => ClientCert { subject, cn },
-                    Err(_) => ClientCert {
-                        subject: "(unreadable)".into(),
-                        cn: None,
-                    },
-                });
-            let service = hyper::service::service_fn(
-                move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    if let Some(c) = &client {
-                        req.extensions_mut().insert(c.clone());
-                    }
-                    tower::ServiceExt::oneshot(app.clone(), req)
-                },
-            );
-            let io = hyper_util::rt::TokioIo::new(tls);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
+/// Prints each client whose TLS handshake failed, so that a user sees why a sender was refused.
+fn tls_refused(state: Arc<Listener>) -> listener::OnTlsRefused {
+    Arc::new(move |peer, e| {
+        let error = e.to_string();
+        emit(
+            &state,
+            "tls_refused",
+            json!({"peer": peer.to_string(), "error": error}),
+            || format!("TLS handshake from {peer} refused: {error}"),
+        );
+    })
 }
 
 /// The router's state; a local type so the library's extractor can find the configuration.
@@ -309,12 +364,11 @@ async fn handle(
     State(shared): State<Shared>,
     method: axum::http::Method,
     RawQuery(query): RawQuery,
-    client: Option<axum::Extension<ClientCert>>,
+    certificates: Option<axum::Extension<PeerCertificates>>,
     request: axum::extract::Request,
 ) -> Response {
-    use axum::extract::FromRequest;
     let l = &shared.0;
-    let client = client.map(|axum::Extension(c)| c);
+    let client = certificates.and_then(|axum::Extension(c)| client_cert(&c));
     if let Some(expected) = &l.require_cn {
         if let Some(refusal) = check_cn(expected, client.as_ref()) {
             emit(
@@ -327,12 +381,63 @@ async fn handle(
         }
     }
     match method {
+        axum::http::Method::GET if request.uri().path() == ECHO_PATH && l.echo.is_some() => {
+            show_echo(l)
+        }
         axum::http::Method::GET => answer_handshake(l, query.as_deref().unwrap_or("")),
         axum::http::Method::POST => {
-            let hook = VerifiedWebhook::from_request(request, &shared).await;
+            let hook = match read_webhook(l, request, &shared).await {
+                Ok(hook) => hook,
+                Err(refused) => return refused,
+            };
             receive(l, hook, client.as_ref()).await
         }
         _ => (StatusCode::METHOD_NOT_ALLOWED, "GET or POST\n").into_response(),
+    }
+}
+
+/// The subject of the leaf certificate a client presented.
+fn client_cert(chain: &PeerCertificates) -> Option<ClientCert> {
+    let leaf = chain.0.first()?;
+    Some(match crate::pki::subject_of(leaf) {
+        Ok((subject, cn)) => ClientCert { subject, cn },
+        Err(_) => ClientCert {
+            subject: "(unreadable)".into(),
+            cn: None,
+        },
+    })
+}
+
+/// Reads the body under `max_body_bytes`, then checks the signature and parses it. An
+/// oversized body is read to its end before the 413, so that the sender sees the answer
+/// rather than a connection closed while it was still sending.
+async fn read_webhook(
+    l: &Listener,
+    request: axum::extract::Request,
+    shared: &Shared,
+) -> Result<Result<VerifiedWebhook, WebhookRejection>, Response> {
+    use axum::extract::FromRequest;
+    let (parts, body) = request.into_parts();
+    let refused = |status: StatusCode, why: String| {
+        emit(l, "rejected", json!({"error": why}), || {
+            format!("POST rejected: {why}")
+        });
+        (status, format!("{why}\n")).into_response()
+    };
+    match read_limited(body, l.max_body_bytes).await {
+        Ok(bytes) => {
+            let request = axum::extract::Request::from_parts(parts, Body::from(bytes));
+            Ok(VerifiedWebhook::from_request(request, shared).await)
+        }
+        Err(BodyError::TooLarge) => Err(refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} bytes", l.max_body_bytes),
+        )),
+        // A body that came too slowly gets 408 from the request limits, whatever is said here.
+        Err(BodyError::Unreadable(e)) => Err(refused(
+            StatusCode::BAD_REQUEST,
+            format!("the body could not be read: {e}"),
+        )),
     }
 }
 
@@ -394,10 +499,81 @@ async fn receive(
             .unwrap_or(false);
         print_change(l, &c, duplicate, client);
     }
-    match &l.forward {
-        None => StatusCode::OK.into_response(),
-        Some((client, url)) => forward(l, client, url, &hook).await,
+    let Some(f) = &l.forward else {
+        remember(l, &hook);
+        return StatusCode::OK.into_response();
+    };
+    let url = f.shown();
+    match forward(f, hook.body.clone(), &hook.headers).await {
+        Forwarded::Answered(status, body) => {
+            emit(
+                l,
+                "forwarded",
+                json!({"url": url, "status": status.as_u16()}),
+                || format!("forwarded to {url}: {status}"),
+            );
+            if status.is_success() {
+                remember(l, &hook);
+            }
+            (status, body).into_response()
+        }
+        // The application did not get it: the sender must keep it and retry (Meta does, for
+        // days), so that fixing the guard's allow-list delivers it rather than losing it.
+        Forwarded::Refused(refused) => {
+            emit(
+                l,
+                "forward_refused",
+                json!({"url": url, "error": refused.to_string()}),
+                || format!("NOT forwarded to {url}: {refused}; answered 502 so the sender retries"),
+            );
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("not forwarded: {refused}\n"),
+            )
+                .into_response()
+        }
+        Forwarded::Failed(cause) => {
+            emit(l, "forwarded", json!({"url": url, "error": cause}), || {
+                format!("forwarding to {url} failed: {cause}")
+            });
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("forwarding failed: {cause}\n"),
+            )
+                .into_response()
+        }
     }
+}
+
+/// Keeps the values of `hook`'s changes for the echo, when it is on.
+fn remember(l: &Listener, hook: &VerifiedWebhook) {
+    let Some(echo) = &l.echo else { return };
+    if let Ok(mut echo) = echo.lock() {
+        for c in hook.changes() {
+            echo.push_back(serde_json::to_string(&c.change.value).unwrap_or_default());
+            if echo.len() > ECHO_CAPACITY {
+                echo.pop_front();
+            }
+        }
+    }
+}
+
+/// The echo: one JSON line per acknowledged change, oldest first.
+fn show_echo(l: &Listener) -> Response {
+    let lines = l
+        .echo
+        .as_ref()
+        .and_then(|e| {
+            e.lock()
+                .ok()
+                .map(|e| e.iter().fold(String::new(), |acc, v| acc + v + "\n"))
+        })
+        .unwrap_or_default();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        lines,
+    )
+        .into_response()
 }
 
 /// Identifies a change by what it says, so a re-sent change is recognised in any batch.
@@ -442,14 +618,18 @@ fn print_change(l: &Listener, c: &ChangeInEntry<'_>, duplicate: bool, client: Op
     }
 }
 
-async fn forward(
-    l: &Listener,
-    client: &reqwest::Client,
-    url: &str,
-    hook: &VerifiedWebhook,
-) -> Response {
-    let mut req = client.post(url).body(hook.body.clone());
-    for (name, value) in &hook.headers {
+/// Passes `body` and `headers` (less those of the hop) on. With the guard on, a literal
+/// address is checked here, since it never reaches the client's resolver, and a name is
+/// checked by the resolver on every address it gives: no connection to a forbidden address is
+/// opened.
+async fn forward(f: &Forward, body: Bytes, headers: &HeaderMap) -> Forwarded {
+    if let Some(guard) = &f.guard {
+        if let Err(refused) = egress::check_url(guard, &f.url) {
+            return Forwarded::Refused(refused);
+        }
+    }
+    let mut req = f.client.post(f.url.clone()).body(body);
+    for (name, value) in headers {
         if !is_hop_by_hop(name) {
             req = req.header(name, value);
         }
@@ -457,26 +637,12 @@ async fn forward(
     match req.send().await {
         Ok(resp) => {
             let status = resp.status();
-            let body = resp.bytes().await.unwrap_or_default();
-            emit(
-                l,
-                "forwarded",
-                json!({"url": url, "status": status.as_u16()}),
-                || format!("forwarded to {url}: {status}"),
-            );
-            (status, body).into_response()
+            Forwarded::Answered(status, resp.bytes().await.unwrap_or_default())
         }
-        Err(e) => {
-            let cause = wabahook_model::innermost_cause(&e);
-            emit(l, "forwarded", json!({"url": url, "error": cause}), || {
-                format!("forwarding to {url} failed: {cause}")
-            });
-            (
-                StatusCode::BAD_GATEWAY,
-                format!("forwarding failed: {cause}\n"),
-            )
-                .into_response()
-        }
+        Err(e) => match egress::refusal_of(&e) {
+            Some(refused) => Forwarded::Refused(refused.clone()),
+            None => Forwarded::Failed(wabahook_model::innermost_cause(&e.without_url())),
+        },
     }
 }
 
@@ -542,9 +708,8 @@ mod tests {
         assert!(!s.check(1), "1 was the oldest and is forgotten");
     }
 
-    #[test]
-    fn bad_flags_are_refused() {
-        let base = ListenArgs {
+    fn args() -> ListenArgs {
+        ListenArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             app_secret: "s".into(),
             verify_token: "t".into(),
@@ -554,8 +719,22 @@ mod tests {
             tls_key: None,
             require_client_cert: None,
             require_cn: None,
-        };
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            egress_guard: false,
+            egress_allow: Vec::new(),
+            echo: false,
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        let base = args();
         assert!(check_args(&base).is_ok());
+        let a = ListenArgs {
+            max_body_bytes: 0,
+            ..base.clone()
+        };
+        assert!(check_args(&a).is_err());
         for bad in ["not a url", "ftp://x/", "http://"] {
             let a = ListenArgs {
                 forward_to: Some(bad.into()),
@@ -585,5 +764,157 @@ mod tests {
         };
         let why = check_cn(meta, Some(&other)).unwrap_or_default();
         assert!(why.contains("other.example") && why.contains(meta), "{why}");
+    }
+
+    /// A forward to `url`, with the guard when `guard` and these networks allowed.
+    fn forward_to(url: &str, guard: bool, allow: &[&str]) -> Forward {
+        let a = ListenArgs {
+            forward_to: Some(url.into()),
+            egress_guard: guard,
+            egress_allow: allow.iter().map(|s| s.to_string()).collect(),
+            ..args()
+        };
+        check_args(&a).unwrap();
+        Forward::new(url::Url::parse(url).unwrap(), egress_guard(&a).unwrap()).unwrap()
+    }
+
+    /// An application on loopback that answers every POST with 202.
+    async fn application() -> String {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let app = Router::new().fallback(any(|| async { (StatusCode::ACCEPTED, "taken") }));
+        tokio::spawn(async move { axum::serve(tcp, app).await });
+        format!("http://{addr}/app?token=t")
+    }
+
+    // Loopback stands for the forbidden address: should the guard fail, only the discard port
+    // of this machine is near.
+    #[tokio::test]
+    async fn the_guard_refuses_a_forward_to_loopback_before_any_connection() {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://[::ffff:127.0.0.1]:9/hook",
+            "http://2130706433:9/hook",
+            // A name is refused by the resolver, before a connection is opened.
+            "http://localhost:9/hook",
+        ] {
+            let f = forward_to(url, true, &[]);
+            match forward(&f, Bytes::from_static(b"{}"), &HeaderMap::new()).await {
+                Forwarded::Refused(r) => {
+                    assert!(r.to_string().contains("a loopback address"), "{url}: {r}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert!(egress_guard(&ListenArgs {
+            egress_guard: true,
+            egress_allow: vec!["not a network".into()],
+            ..args()
+        })
+        .is_err());
+    }
+
+    #[tokio::test]
+    async fn an_allowed_network_or_no_guard_lets_the_forward_through() {
+        let url = application().await;
+        for (guard, allow) in [(true, &["127.0.0.0/8"][..]), (false, &[][..])] {
+            let f = forward_to(&url, guard, allow);
+            match forward(&f, Bytes::from_static(b"{}"), &HeaderMap::new()).await {
+                Forwarded::Answered(status, body) => {
+                    assert_eq!(status, StatusCode::ACCEPTED);
+                    assert_eq!(&body[..], b"taken");
+                }
+                other => panic!("guard {guard}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_forward_is_a_502_so_the_sender_keeps_it_and_retries() {
+        let state = Arc::new(Listener {
+            config: WebhookConfig::new("s", "t"),
+            json: false,
+            forward: Some(forward_to("http://127.0.0.1:9/app?token=SECRET", true, &[])),
+            seen: Mutex::new(Seen::default()),
+            require_cn: None,
+            max_body_bytes: 1000,
+            echo: Some(Mutex::default()),
+        });
+        let app = router(state, &ServerSettings::default());
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"security","value":{}}]}]}"#;
+        let post = |body: Vec<u8>| {
+            axum::http::Request::post("/")
+                .header(
+                    "x-hub-signature-256",
+                    wabahook_receiver::signature::sign("s", &body),
+                )
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let resp = tower::ServiceExt::oneshot(app.clone(), post(body.to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        // What the application did not get is not in the echo.
+        let echo = tower::ServiceExt::oneshot(
+            app.clone(),
+            axum::http::Request::get(ECHO_PATH)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(echo.status(), StatusCode::OK);
+        let shown = axum::body::to_bytes(echo.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(shown.is_empty(), "{shown:?}");
+        // And the body limit holds, in plain text.
+        let resp = tower::ServiceExt::oneshot(app, post(vec![b' '; 1001]))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn the_echo_shows_the_acknowledged_changes_and_only_when_asked() {
+        let state = |echo: bool| {
+            Arc::new(Listener {
+                config: WebhookConfig::new("s", "t"),
+                json: false,
+                forward: None,
+                seen: Mutex::new(Seen::default()),
+                require_cn: None,
+                max_body_bytes: 1 << 20,
+                echo: echo.then(Mutex::default),
+            })
+        };
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"security","value":{"event":"PIN_CHANGED","n":1}},{"field":"security","value":{"event":"PIN_RESET","n":2}}]}]}"#;
+        let post = axum::http::Request::post("/hook")
+            .header(
+                "x-hub-signature-256",
+                wabahook_receiver::signature::sign("s", body),
+            )
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        let app = router(state(true), &ServerSettings::default());
+        let resp = tower::ServiceExt::oneshot(app.clone(), post).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let get = || {
+            axum::http::Request::get(ECHO_PATH)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let echo = tower::ServiceExt::oneshot(app, get()).await.unwrap();
+        let shown = axum::body::to_bytes(echo.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let lines: Vec<&str> = std::str::from_utf8(&shown).unwrap().lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("PIN_CHANGED") && lines[1].contains("PIN_RESET"));
+        // Without --echo the path is an ordinary handshake GET (refused without parameters).
+        let plain = router(state(false), &ServerSettings::default());
+        let resp = tower::ServiceExt::oneshot(plain, get()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     }
 }

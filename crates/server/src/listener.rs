@@ -17,10 +17,14 @@
 //! - Bodies and requests in flight are limited per request, by the router (`api::limits`).
 //! - **HTTPS**, when configured, is handshaken on the connection's own task, never in the
 //!   accept loop, and the handshake counts against the header timeout: a client that stalls in
-//!   it is closed as one that stalls in its head.
+//!   it is closed as one that stalls in its head. The certificate chain a client presented is
+//!   given to each of its requests ([`PeerCertificates`]), for receivers that check it.
+//!
+//! `serve` and `wabahook listen` both accept connections here, with the same `[server]` limits.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -31,12 +35,16 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+use crate::config::ServerSettings;
+use crate::fdlimit;
 
 /// The listener's limits.
 #[derive(Debug, Clone)]
@@ -46,6 +54,58 @@ pub(crate) struct Limits {
     pub max_header_bytes: usize,
     pub max_connections: usize,
 }
+
+impl Limits {
+    /// The limits of `settings`; without a configured cap, connections are held below the
+    /// open-file limit with room for the store and `outgoing` connections of our own.
+    pub fn of(settings: &ServerSettings, outgoing: usize) -> Limits {
+        let soft = fdlimit::soft_nofile();
+        let max_connections = match settings.max_connections {
+            Some(n) => {
+                if n as u64 >= soft {
+                    tracing::warn!(
+                        max_connections = n,
+                        open_file_limit = soft,
+                        "server.max_connections is not below the open-file limit; when descriptors run out, idle connections are closed and accepting pauses"
+                    );
+                }
+                n
+            }
+            None => fdlimit::default_max_connections(soft, outgoing),
+        };
+        Limits {
+            header_timeout: Duration::from_millis(settings.header_timeout_ms),
+            idle_timeout: Duration::from_millis(settings.idle_timeout_ms),
+            max_header_bytes: settings.max_header_bytes,
+            max_connections,
+        }
+    }
+}
+
+/// Told of each client whose TLS handshake failed, with its address and the error.
+pub(crate) type OnTlsRefused = Arc<dyn Fn(SocketAddr, &io::Error) + Send + Sync>;
+
+/// HTTPS: the acceptor, and who wants to hear of refused handshakes (a receiver shows them to
+/// its user; `serve` only logs them at debug).
+#[derive(Clone)]
+pub(crate) struct Tls {
+    pub acceptor: TlsAcceptor,
+    pub on_refused: Option<OnTlsRefused>,
+}
+
+impl From<TlsAcceptor> for Tls {
+    fn from(acceptor: TlsAcceptor) -> Tls {
+        Tls {
+            acceptor,
+            on_refused: None,
+        }
+    }
+}
+
+/// The certificate chain, leaf first, that the client of a request's connection presented in
+/// its TLS handshake: an extension of each of its requests, absent when it presented none.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerCertificates(pub Arc<[CertificateDer<'static>]>);
 
 /// How long a head may have been trickling in before a node at its cap closes it for room; a
 /// client sends its head at once, so this is far more than any real one needs.
@@ -76,7 +136,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: Limits,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -108,12 +168,13 @@ pub(crate) async fn serve(
                 slot = Some(permit);
             }
             accepted = listener.accept(), if slot.is_some() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let Some(permit) = slot.take() else { continue };
                     // Answers are written whole; Nagle would only hold back their last bytes.
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(
                         stream,
+                        peer,
                         tls.clone(),
                         http.clone(),
                         router.clone(),
@@ -202,7 +263,8 @@ fn due(last: &mut Option<Instant>) -> bool {
 #[allow(clippy::too_many_arguments)]
 async fn connection(
     stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    peer: SocketAddr,
+    tls: Option<Tls>,
     http: http1::Builder,
     router: axum::Router,
     limits: Arc<Limits>,
@@ -215,11 +277,14 @@ async fn connection(
         inner: stream,
         phase: phase.clone(),
     };
-    let Some(acceptor) = tls else {
-        return serve_io(watched, phase, http, router, limits, pressure, stop, slot).await;
+    let Some(tls) = tls else {
+        return serve_io(
+            watched, phase, None, http, router, limits, pressure, stop, slot,
+        )
+        .await;
     };
     // The handshake's bytes make the phase a head, counted from the accept.
-    let handshake = acceptor.accept(watched);
+    let handshake = tls.acceptor.accept(watched);
     tokio::pin!(handshake);
     let deadline = tokio::time::sleep_until(phase.started + limits.header_timeout);
     tokio::pin!(deadline);
@@ -230,6 +295,9 @@ async fn connection(
                 Ok(stream) => break stream,
                 Err(e) => {
                     tracing::debug!(error = %e, "TLS handshake failed");
+                    if let Some(tell) = &tls.on_refused {
+                        tell(peer, &e);
+                    }
                     return;
                 }
             },
@@ -247,14 +315,33 @@ async fn connection(
             }
         }
     };
-    serve_io(stream, phase, http, router, limits, pressure, stop, slot).await
+    let certificates = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .filter(|chain| !chain.is_empty())
+        .map(|chain| PeerCertificates(chain.iter().map(|c| c.clone().into_owned()).collect()));
+    serve_io(
+        stream,
+        phase,
+        certificates,
+        http,
+        router,
+        limits,
+        pressure,
+        stop,
+        slot,
+    )
+    .await
 }
 
-/// Serves HTTP/1 on `io` (plain or after TLS) under the connection's watch.
+/// Serves HTTP/1 on `io` (plain or after TLS) under the connection's watch; each request
+/// carries the `certificates` the client presented.
 #[allow(clippy::too_many_arguments)]
 async fn serve_io<I>(
     io: I,
     phase: Arc<Phase>,
+    certificates: Option<PeerCertificates>,
     http: http1::Builder,
     router: axum::Router,
     limits: Arc<Limits>,
@@ -267,8 +354,11 @@ async fn serve_io<I>(
     let io = TokioIo::new(io);
     let service = {
         let phase = phase.clone();
-        hyper::service::service_fn(move |req: Request<Incoming>| {
+        hyper::service::service_fn(move |mut req: Request<Incoming>| {
             phase.set(BUSY);
+            if let Some(c) = &certificates {
+                req.extensions_mut().insert(c.clone());
+            }
             let phase = phase.clone();
             let response = router.clone().oneshot(req);
             async move {

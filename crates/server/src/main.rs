@@ -40,6 +40,43 @@ enum Command {
     Certs(wabahook_server::pki::CertsArgs),
     /// Measure throughput and latency end to end on a fresh store with a local sink.
     Bench(bench::BenchArgs),
+    /// Check a webhook endpoint the way Meta will use it: handshake, signatures over exact
+    /// bytes, batches, size, answer times, duplicates, unknown fields, TLS. Exits 1 on a failure.
+    CheckReceiver(wabahook_server::check_receiver::CheckArgs),
+    /// App secrets at rest: the key that encrypts them.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// The admin API's bearer token.
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every app secret with a new key in one transaction, then install the key
+    /// (the key file, or print it for `secrets.key`). Stop every `serve` on the store first.
+    RotateKey(RotateKeyArgs),
+}
+
+#[derive(clap::Args)]
+struct RotateKeyArgs {
+    /// The new key, base64 of 32 bytes, instead of a generated one; never printed.
+    #[arg(long, env = "WABAHOOK_NEW_SECRETS_KEY", hide_env_values = true)]
+    new_key: Option<String>,
+    /// Finds the store and the current key as `serve` does.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Replace the stored admin token with a new one and print it, once. Servers accept it once
+    /// restarted; a token given by configuration still wins over it.
+    Reset(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -111,18 +148,20 @@ async fn shutdown_signal() {
 fn cli_env_variables() -> Vec<String> {
     let cli = Cli::command();
     cli.get_subcommands()
+        .flat_map(|c| std::iter::once(c).chain(c.get_subcommands()))
         .flat_map(|c| c.get_arguments())
         .filter_map(|a| a.get_env())
         .map(|e| e.to_string_lossy().into_owned())
         .collect()
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// The configuration of `serve` (and of the commands that work on its store), logs started.
+fn serve_config(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let flags = FlagOverrides {
         listen: args.listen,
         data_dir: args.data_dir,
         database: args.database,
-        admin_token: args.admin_token,
+        admin_token: args.admin_token.map(Into::into),
         seed: args.seed,
         log_format: args.log_format,
         tls: TlsFlags {
@@ -136,6 +175,65 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    Ok(cfg)
+}
+
+/// The store `serve` would open, for the commands that work on it offline.
+async fn open_store(cfg: &ServeConfig) -> anyhow::Result<wabahook_store::DynStore> {
+    let url = cfg.database_url();
+    wabahook_store::open(&url, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the store at {url}: {e}"))
+}
+
+async fn rotate_key(args: RotateKeyArgs) -> anyhow::Result<()> {
+    let new_key = args
+        .new_key
+        .map(|k| wabahook_model::sealed::SecretKey::from_base64(&k))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--new-key: {e}"))?;
+    let cfg = serve_config(args.serve)?;
+    let store = open_store(&cfg).await?;
+    let done = wabahook_server::keys::rotate(&cfg, store.as_ref(), new_key, |key| {
+        println!(
+            "New secrets key, shown only now. Set it as secrets.key (WABAHOOK_SECRETS__KEY) on every node before they start again:\n{}",
+            key.to_base64()
+        );
+        std::io::Write::flush(&mut std::io::stdout()).map_err(Into::into)
+    })
+    .await?;
+    println!(
+        "Re-encrypted {} app secrets with key {} (was {}).",
+        done.resealed.moved + done.resealed.sealed,
+        done.new_id,
+        done.old_id
+    );
+    match &done.key_file {
+        Some(path) => println!(
+            "The key file {} holds the new key; give every node sharing this store a copy before it starts again.",
+            path.display()
+        ),
+        None => println!("Nodes still configured with the old key will refuse to start."),
+    }
+    Ok(())
+}
+
+async fn reset_admin_token(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = serve_config(args)?;
+    let store = open_store(&cfg).await?;
+    let token = wabahook_server::reset_admin_token(store.as_ref()).await?;
+    println!(
+        "New admin token, shown only now (servers accept it once restarted):\n{}",
+        token.expose()
+    );
+    if cfg.admin_token.as_ref().is_some_and(|t| !t.is_empty()) {
+        eprintln!("note: admin_token is set in the configuration, and wins over this one");
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = serve_config(args)?;
     let (before, after) = wabahook_server::fdlimit::raise_nofile();
     if after > before {
         tracing::debug!(before, after, "raised the open-file limit");
@@ -165,6 +263,18 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Certs(args) => wabahook_server::pki::run(args),
         Command::Listen(args) => wabahook_server::listen::run(args, shutdown_signal()).await,
+        Command::Secrets {
+            command: SecretsCommand::RotateKey(args),
+        } => rotate_key(args).await,
+        Command::AdminToken {
+            command: AdminTokenCommand::Reset(args),
+        } => reset_admin_token(args).await,
+        Command::CheckReceiver(args) => match wabahook_server::check_receiver::run(args).await {
+            Ok(true) => Ok(()),
+            // The report said why; the exit code is for CI.
+            Ok(false) => return std::process::ExitCode::from(1),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -45,6 +45,12 @@ const GENERATION: [&str; 8] = [
 
 const DAY: i64 = 86_400;
 
+/// The PKI's directory in a data directory: where `wabahook certs` keeps it and where `serve`
+/// creates it on first start.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("pki")
+}
+
 /// Where one PKI's files are.
 #[derive(Debug, Clone)]
 pub struct Pki {
@@ -290,12 +296,17 @@ fn now_unix() -> u64 {
 
 /// The certificates of a PEM file, in order.
 pub fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("reading {}", path.display()))?
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_certs(&pem, &path.display().to_string())
+}
+
+/// The certificates of PEM text, in order; `name` says where it came from in errors.
+pub fn parse_certs(pem: &[u8], name: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
+        .with_context(|| format!("reading {name}"))?;
     if certs.is_empty() {
-        bail!("{} holds no certificate", path.display());
+        bail!("{name} holds no certificate");
     }
     Ok(certs)
 }
@@ -387,7 +398,7 @@ pub enum CertsAction {
 
 /// `wabahook certs`: creates the PKI when absent (or rotates it), then shows it.
 pub fn run(a: CertsArgs) -> anyhow::Result<()> {
-    let dir = a.data_dir.join("pki");
+    let dir = dir(&a.data_dir);
     let pki = match a.action {
         None => ensure(&dir)?,
         Some(CertsAction::Rotate { overlap_days }) => rotate(&dir, overlap_days)?,

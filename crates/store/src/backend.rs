@@ -15,17 +15,18 @@
 //! - the pools, the world watch and the clock, in [`Shared`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use sqlx::{Database, Pool, Transaction};
 use wabahook_model::clock::Clock;
+use wabahook_model::sealed::{self, Keyring};
 
 use crate::concerns::deliveries::ClaimRequest;
 use crate::concerns::events::EventWrite;
 use crate::records::{Attempt, AttemptOutcome, Claimed, Delivery};
 use crate::sql::{Columns, Param, Sql};
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
@@ -74,6 +75,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Runs after a bulk load has committed (PostgreSQL refreshes the planner's statistics).
     async fn after_bulk_load(&self) -> StoreResult<()>;
 
+    /// Runs after plaintext secrets in `table` were replaced (sealed, hashed) and committed:
+    /// removes the old values that would otherwise survive in the database's files (SQLite's
+    /// write-ahead log, PostgreSQL's dead row versions). Rare: once per upgraded database.
+    async fn scrub(&self, table: &'static str) -> StoreResult<()>;
+
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Self::Db>> {
         Ok(self.shared().write.begin_with(Self::BEGIN_WRITE).await?)
     }
@@ -89,6 +95,9 @@ pub(crate) struct Shared<DB: Database> {
     pub clock: Arc<dyn Clock>,
     /// Which target a claim starts with; turns so that targets share claims fairly.
     claim_turn: AtomicUsize,
+    /// Seals app secrets on write and opens them on read ([`crate::SecretStore::use_keyring`]);
+    /// `None` until a keyring is given, when secrets pass through as they are.
+    keyring: RwLock<Option<Arc<Keyring>>>,
 }
 
 impl<DB: Sql> Shared<DB> {
@@ -104,7 +113,43 @@ impl<DB: Sql> Shared<DB> {
             world,
             clock,
             claim_turn: AtomicUsize::new(0),
+            keyring: RwLock::new(None),
         }
+    }
+
+    pub fn keyring(&self) -> Option<Arc<Keyring>> {
+        self.keyring.read().ok().and_then(|k| k.clone())
+    }
+
+    pub fn set_keyring(&self, keyring: Arc<Keyring>) {
+        if let Ok(mut k) = self.keyring.write() {
+            *k = Some(keyring);
+        }
+    }
+
+    /// The stored form of app `app_id`'s secret: sealed when a keyring is set. An empty secret
+    /// stays empty, as it means "keep the stored one".
+    pub fn seal_secret(&self, app_id: &str, secret: &str) -> StoreResult<String> {
+        match self.keyring() {
+            Some(ring) if !secret.is_empty() => ring.seal(app_id, secret).map_err(|e| {
+                StoreError::Config(format!("cannot seal the secret of app {app_id}: {e}"))
+            }),
+            _ => Ok(secret.to_string()),
+        }
+    }
+
+    /// App `app_id`'s secret from its stored form.
+    pub fn open_secret(&self, app_id: &str, stored: &str) -> StoreResult<String> {
+        if !sealed::is_sealed(stored) {
+            return Ok(stored.to_string());
+        }
+        let ring = self.keyring().ok_or_else(|| {
+            StoreError::Config(format!(
+                "the secret of app {app_id} is encrypted and this store was opened without a key"
+            ))
+        })?;
+        ring.open(app_id, stored)
+            .map_err(|e| StoreError::Corrupt(format!("the secret of app {app_id} {e}")))
     }
 
     pub fn next_turn(&self) -> usize {

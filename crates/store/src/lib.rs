@@ -1,6 +1,7 @@
 //! Persistent state of wabahook, by concern: [`WorldStore`], [`SubscriptionStore`],
-//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`] and [`SettingsStore`],
-//! all of them supertraits of [`Store`].
+//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`], [`SettingsStore`] and
+//! [`SecretStore`], all of them supertraits of [`Store`]. App secrets are sealed on write and
+//! opened on read once a keyring is given ([`SecretStore::use_keyring`]).
 //!
 //! Callers (the API, the delivery engine, the CLI) only ever see `Arc<dyn Store>` and import the
 //! traits with `use wabahook_store::prelude::*`; the backend is picked once at start-up from the
@@ -29,6 +30,7 @@ pub use concerns::deliveries::{DeliveryQueue, Replay};
 pub use concerns::events::EventLog;
 pub use concerns::nodes::NodeRegistry;
 pub use concerns::rate_limits::RateLimitStore;
+pub use concerns::secrets::{Resealed, SecretStore};
 pub use concerns::settings::SettingsStore;
 pub use concerns::subscriptions::SubscriptionStore;
 pub use concerns::world::{OnConflict, WorldStore};
@@ -43,6 +45,7 @@ pub trait Store:
     WorldStore
     + SubscriptionStore
     + RateLimitStore
+    + SecretStore
     + EventLog
     + DeliveryQueue
     + NodeRegistry
@@ -57,6 +60,7 @@ impl<T> Store for T where
     T: WorldStore
         + SubscriptionStore
         + RateLimitStore
+        + SecretStore
         + EventLog
         + DeliveryQueue
         + NodeRegistry
@@ -70,7 +74,7 @@ impl<T> Store for T where
 /// The traits a caller needs in scope to call the store's methods (on `Arc<dyn Store>` too).
 pub mod prelude {
     pub use crate::{
-        DeliveryQueue, EventLog, NodeRegistry, RateLimitStore, SettingsStore, Store,
+        DeliveryQueue, EventLog, NodeRegistry, RateLimitStore, SecretStore, SettingsStore, Store,
         SubscriptionStore, WorldStore,
     };
 }

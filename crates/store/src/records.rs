@@ -1,6 +1,8 @@
 //! The records the store keeps. Plain data; the API and delivery layers decide what they mean,
 //! and the API has wire types of its own (records are never serialized).
 
+use std::fmt;
+
 use wabahook_model::AssetAccess;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct PhoneNumber {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct App {
     pub id: String,
     pub business_id: String,
@@ -114,7 +116,7 @@ pub struct SubscribedField {
 }
 
 /// An app's `whatsapp_business_account` object subscription: its one callback URL and fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AppSubscription {
     pub app_id: String,
     pub object: String,
@@ -129,7 +131,7 @@ pub struct AppSubscription {
 }
 
 /// An alternate callback (WABA or phone-number level) with the token it was verified with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CallbackOverride {
     pub callback_uri: String,
     pub verify_token: String,
@@ -141,6 +143,52 @@ pub struct WabaSubscription {
     pub waba_id: String,
     pub override_callback: Option<CallbackOverride>,
     pub created_at: i64,
+}
+
+// Records that hold a secret (an app secret, a verify token) show it as `[redacted]` in `Debug`
+// output, so that logging or a failed assertion prints none.
+const REDACTED: &str = "[redacted]";
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("business_id", &self.business_id)
+            .field("name", &self.name)
+            .field("link", &self.link)
+            .field("secret", &REDACTED)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AppSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppSubscription")
+            .field("app_id", &self.app_id)
+            .field("object", &self.object)
+            .field("callback_url", &self.callback_url)
+            .field("verify_token", &REDACTED)
+            .field("verified", &self.verified)
+            .field("include_values", &self.include_values)
+            .field(
+                "include_client_certificate",
+                &self.include_client_certificate,
+            )
+            .field("active", &self.active)
+            .field("fields", &self.fields)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CallbackOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackOverride")
+            .field("callback_uri", &self.callback_uri)
+            .field("verify_token", &REDACTED)
+            .finish()
+    }
 }
 
 /// Calls counted for one (app, WABA) in one unix minute.

@@ -72,6 +72,40 @@ fn on_own_runtime<T: Send + 'static>(
     .flatten()
 }
 
+/// Every row of every table of the database at `url`, as text (one line per row): what a dump
+/// of the database would show, for tests that look for secrets in it.
+pub async fn dump_postgres(url: &str) -> String {
+    use sqlx::Row;
+    let mut conn = PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("cannot list the tables: {e}"))
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let mut out = String::new();
+    for table in tables {
+        let rows = sqlx::query(&format!("SELECT t::text FROM \"{table}\" t"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read {table}: {e}"));
+        for row in rows {
+            out.push_str(&table);
+            out.push(' ');
+            out.push_str(&row.get::<String, _>(0));
+            out.push('\n');
+        }
+    }
+    let _ = conn.close().await;
+    out
+}
+
 async fn connect_admin() -> PgConnection {
     let url = format!("{}/postgres", server_url());
     PgConnection::connect(&url)

@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`: the sandbox's control plane for the simulated world.
 //! JSON in and out, bearer admin token, errors as `{"error":{"code","message"}}`.
 
+mod check_receiver;
 mod deliveries;
 mod error;
 mod requests;
@@ -44,6 +45,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/apps/{id}", get(resources::get_app))
         .route(
+            "/apps/{id}/check_receiver",
+            post(check_receiver::check_receiver),
+        )
+        .route(
             "/app_access",
             post(resources::create_app_access).get(resources::list_app_access),
         )
@@ -78,10 +83,7 @@ async fn require_admin_token(
         })
         .map(str::trim);
     match presented {
-        Some(t)
-            if !state.config.admin_token.is_empty()
-                && secrets::constant_time_eq(t.as_bytes(), state.config.admin_token.as_bytes()) =>
-        {
+        Some(t) if secrets::token_matches_hash(t, &state.config.admin_token_hash) => {
             Ok(next.run(req).await)
         }
         Some(_) => Err(AdminError::Unauthorized("the admin token is not valid")),
@@ -124,7 +126,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
             }
         }
         let limit = state.config.max_body_bytes;
-        let bytes: Bytes = crate::body::read_limited(req.into_body(), limit)
+        let mut bytes: Bytes = crate::body::read_limited(req.into_body(), limit)
             .await
             .map_err(|e| match e {
                 crate::body::BodyError::TooLarge => AdminError::TooLarge(limit),
@@ -132,6 +134,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
                     AdminError::Invalid(format!("the request body could not be read: {e}"))
                 }
             })?;
+        // No body at all reads as `null`: an `Option` of a request type is then optional.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            bytes = Bytes::from_static(b"null");
+        }
         serde_json::from_slice(&bytes)
             .map(AdminJson)
             .map_err(|e| AdminError::Invalid(format!("invalid request body: {e}")))

@@ -5,6 +5,9 @@
 //! Graph's own error envelope.
 
 mod auth;
+/// Invariants for the fuzz targets and their property tests; not an API.
+#[doc(hidden)]
+pub mod checks;
 mod error;
 mod oauth;
 mod params;

@@ -88,9 +88,12 @@ impl Params {
                     let Some(name) = field.name().map(str::to_owned) else {
                         continue;
                     };
-                    let text = field.text().await.map_err(|e| {
+                    // The bytes as sent: multer's `text()` would drop a leading byte-order
+                    // mark and replace bad UTF-8, so a value would differ by encoding.
+                    let bytes = field.bytes().await.map_err(|e| {
                         GraphError::param(format!("Invalid multipart field {name}: {e}"))
                     })?;
+                    let text = utf8(bytes.to_vec(), &name)?;
                     params.values.insert(name, Param::Text(text));
                 }
             } else {
@@ -105,9 +108,9 @@ impl Params {
             .iter()
             .find_map(|(k, v)| (k.contains('\0') || v.has_nul()).then_some(k))
         {
-            let shown: String = name.chars().filter(|c| *c != '\0').take(64).collect();
             return Err(GraphError::param(format!(
-                "Param {shown} must not contain NUL characters"
+                "Param {} must not contain NUL characters",
+                shorten(name)
             )));
         }
         Ok((parts.headers, params))
@@ -136,11 +139,22 @@ impl Params {
         match self.values.get(name) {
             None | Some(Param::Json(Value::Null)) => Ok(None),
             Some(Param::Json(Value::Bool(b))) => Ok(Some(*b)),
-            Some(Param::Json(Value::String(s))) | Some(Param::Text(s)) => match s.as_str() {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
+            // Graph takes 1 and 0 as well, and SDKs that print a boolean capitalised (Python's
+            // `True`) get through too.
+            Some(Param::Json(Value::Number(n))) => match n.as_u64() {
+                Some(1) => Ok(Some(true)),
+                Some(0) => Ok(Some(false)),
                 _ => Err(bad()),
             },
+            Some(Param::Json(Value::String(s))) | Some(Param::Text(s)) => {
+                if s == "1" || s.eq_ignore_ascii_case("true") {
+                    Ok(Some(true))
+                } else if s == "0" || s.eq_ignore_ascii_case("false") {
+                    Ok(Some(false))
+                } else {
+                    Err(bad())
+                }
+            }
             Some(Param::Json(_)) => Err(bad()),
         }
     }
@@ -192,11 +206,51 @@ impl Params {
             Some(Param::Json(_)) => Err(bad()),
         }
     }
+
+    /// The names of every parameter, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
 }
 
+/// `application/x-www-form-urlencoded` pairs, as `form_urlencoded` splits them but refusing what
+/// is not UTF-8 once decoded (as a JSON body must be), where that crate would replace it.
 fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, GraphError> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
-        .map_err(|e| GraphError::param(format!("Malformed parameters: {e}")))
+    let decode = |raw: &[u8]| -> Vec<u8> {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced).collect()
+    };
+    input
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let name = String::from_utf8(decode(name)).map_err(|e| {
+                let shown = String::from_utf8_lossy(e.as_bytes());
+                GraphError::param(format!("Param {} must be valid UTF-8", shorten(&shown)))
+            })?;
+            let value = utf8(decode(value), &name)?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// A parameter's value as text; bytes that are not UTF-8 (an overlong NUL, Latin-1) are
+/// refused in every encoding alike rather than changed.
+fn utf8(bytes: Vec<u8>, name: &str) -> Result<String, GraphError> {
+    String::from_utf8(bytes)
+        .map_err(|_| GraphError::param(format!("Param {} must be valid UTF-8", shorten(name))))
+}
+
+/// A parameter's name as an error message shows it: without NULs, at most 64 characters.
+fn shorten(name: &str) -> String {
+    name.chars().filter(|c| *c != '\0').take(64).collect()
 }
 
 /// A string field of a JSON object parameter, with the same type rule as [`Params::string`].
@@ -255,10 +309,20 @@ mod tests {
             ("bad", Param::Text("yes".into())),
             ("obj", Param::Json(serde_json::json!({}))),
             ("num", Param::Json(serde_json::json!(12))),
+            ("one", Param::Json(serde_json::json!(1))),
+            ("zero", Param::Text("0".into())),
+            ("py", Param::Text("True".into())),
+            ("upper", Param::Json(Value::String("FALSE".into()))),
         ]);
         assert_eq!(p.bool("t").unwrap(), Some(true));
         assert_eq!(p.bool("f").unwrap(), Some(false));
+        assert_eq!(p.bool("one").unwrap(), Some(true));
+        assert_eq!(p.bool("zero").unwrap(), Some(false));
+        assert_eq!(p.bool("py").unwrap(), Some(true));
+        assert_eq!(p.bool("upper").unwrap(), Some(false));
         assert!(p.bool("bad").is_err());
+        assert!(p.bool("num").is_err());
+        assert!(p.bool("obj").is_err());
         assert!(p.string("obj").is_err());
         assert_eq!(p.string("num").unwrap().as_deref(), Some("12"));
     }

@@ -130,9 +130,10 @@ pub async fn post(state: &AppState, call: &mut Call, id: &str) -> Result<Value, 
         "webhook_configuration[verify_token]",
         object_string(&conf, OUTER, "verify_token")?,
     )?;
+    let mtls = super::subscriptions::includes_client_certificate(state, &token.app_id).await?;
     state
         .verifier
-        .verify(&uri, &verify_token)
+        .verify(&uri, &verify_token, mtls)
         .await
         .map_err(GraphError::Handshake)?;
     let o = CallbackOverride {

@@ -46,9 +46,10 @@ pub async fn post(state: &AppState, call: &mut Call, waba_id: &str) -> Result<Va
         Some(uri) => {
             check_callback(state, "override_callback_uri", &uri, MAX_OVERRIDE_URI)?;
             let verify_token = check_verify_token("verify_token", verify_token)?;
+            let mtls = super::subscriptions::includes_client_certificate(state, &app.id).await?;
             state
                 .verifier
-                .verify(&uri, &verify_token)
+                .verify(&uri, &verify_token, mtls)
                 .await
                 .map_err(GraphError::Handshake)?;
             Some(CallbackOverride {

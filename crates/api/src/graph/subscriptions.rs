@@ -1,8 +1,10 @@
-//! `/{app-id}/subscriptions`: the app's one webhook callback for `whatsapp_business_account`
-//! and the fields it receives. Requires the app's own access token.
+//! `/{app-id}/subscriptions`: the app's one webhook callback for `whatsapp_business_account`,
+//! the fields it receives, and whether its webhooks present the client certificate (mTLS, per
+//! app only). Requires the app's own access token.
 
 use serde_json::{json, Value};
 use wabahook_domain::{fields, WABA_OBJECT};
+use wabahook_model::secrets;
 use wabahook_store::{App, AppSubscription, SubscribedField};
 
 use super::auth::{authenticate, Caller};
@@ -10,6 +12,19 @@ use super::{check_callback, check_verify_token, success, unknown, Call, GraphErr
 use crate::AppState;
 
 const MAX_CALLBACK_URL: usize = 1024;
+
+/// Whether the app's handshakes and deliveries present the client certificate: its
+/// `include_client_certificate`, which also holds for its WABA and phone-number overrides.
+pub(super) async fn includes_client_certificate(
+    state: &AppState,
+    app_id: &str,
+) -> Result<bool, GraphError> {
+    Ok(state
+        .store
+        .app_subscription(app_id)
+        .await?
+        .is_some_and(|s| s.include_client_certificate))
+}
 
 /// The app named in the path, if the caller holds that app's token.
 async fn own_app(state: &AppState, call: &Call, app_id: &str) -> Result<App, GraphError> {
@@ -55,6 +70,7 @@ pub async fn get(state: &AppState, call: &mut Call, app_id: &str) -> Result<Valu
                 "object": s.object,
                 "callback_url": s.callback_url,
                 "active": s.active,
+                "include_client_certificate": s.include_client_certificate,
                 "fields": s.fields.iter().map(|f| json!({"name": f.name, "version": f.version})).collect::<Vec<_>>(),
             })
         })
@@ -75,6 +91,14 @@ pub async fn post(state: &AppState, call: &mut Call, app_id: &str) -> Result<Val
     let callback_url = p.string("callback_url")?;
     let verify_token = p.string("verify_token")?;
     let existing = state.store.app_subscription(&app.id).await?;
+
+    // mTLS only on a verified callback: one already verified, or one this call verifies.
+    let verifies_here = callback_url.is_some() || existing.is_some();
+    if include_client_certificate == Some(true) && !verifies_here {
+        return Err(GraphError::param(
+            "Param include_client_certificate requires a verified callback URL: set callback_url and verify_token first, or in the same call",
+        ));
+    }
 
     let (callback_url, verify_token) = match (callback_url, &existing) {
         (Some(url), _) => {
@@ -110,12 +134,19 @@ pub async fn post(state: &AppState, call: &mut Call, app_id: &str) -> Result<Val
     };
 
     let changed = existing.as_ref().is_none_or(|e| {
-        e.callback_url != callback_url || e.verify_token != verify_token || !e.verified
+        e.callback_url != callback_url
+            || !secrets::constant_time_eq(e.verify_token.as_bytes(), verify_token.as_bytes())
+            || !e.verified
     });
+    // The flag as it will be after this call: a handshake made while turning it on already
+    // presents the certificate, so a receiver that requires one can pass it.
+    let include_client_certificate = include_client_certificate
+        .or(existing.as_ref().map(|e| e.include_client_certificate))
+        .unwrap_or(false);
     if changed {
         state
             .verifier
-            .verify(&callback_url, &verify_token)
+            .verify(&callback_url, &verify_token, include_client_certificate)
             .await
             .map_err(GraphError::Handshake)?;
     }
@@ -128,9 +159,7 @@ pub async fn post(state: &AppState, call: &mut Call, app_id: &str) -> Result<Val
         include_values: include_values
             .or(existing.as_ref().map(|e| e.include_values))
             .unwrap_or(true),
-        include_client_certificate: include_client_certificate
-            .or(existing.as_ref().map(|e| e.include_client_certificate))
-            .unwrap_or(false),
+        include_client_certificate,
         active: true,
         fields: Vec::new(),
         updated_at: state.now_unix(),

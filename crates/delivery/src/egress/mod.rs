@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use url::Url;
 use wabahook_model::egress::{parse_net, EgressGuard, Refusal};
+use wabahook_model::redact::redact_url;
 
 pub use resolver::{GuardedResolver, SystemResolver};
 
@@ -80,6 +81,7 @@ pub enum EgressRefused {
     Address(Refusal),
     #[error("refused by the egress guard: {host} resolves only to forbidden addresses ({first})")]
     Name { host: String, first: Refusal },
+    /// The text, redacted: it ends up in attempt records and logs.
     #[error("refused by the egress guard: {0:?} is not a URL it can check")]
     NotAUrl(String),
 }
@@ -104,7 +106,9 @@ pub fn check_url(guard: &EgressGuard, url: &Url) -> Result<(), EgressRefused> {
 pub fn check_target(guard: &EgressGuard, url: &str) -> Result<(), EgressRefused> {
     match Url::parse(url) {
         Ok(u) => check_url(guard, &u),
-        Err(_) => Err(EgressRefused::NotAUrl(url.chars().take(200).collect())),
+        Err(_) => Err(EgressRefused::NotAUrl(
+            redact_url(url).chars().take(200).collect(),
+        )),
     }
 }
 

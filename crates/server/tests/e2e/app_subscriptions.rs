@@ -39,6 +39,7 @@ async fn subscribe_with_form_fields_then_add_and_remove() {
             "object": "whatsapp_business_account",
             "callback_url": url,
             "active": true,
+            "include_client_certificate": false,
             "fields": [
                 {"name": "message_template_status_update", "version": "v23.0"},
                 {"name": "messages", "version": "v23.0"},

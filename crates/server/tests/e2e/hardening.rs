@@ -1,7 +1,8 @@
 //! The listener under abuse, and secrets kept out of logs: idle, slowloris and slow-body
 //! connections past a small open-file limit, oversized heads, requests past the in-flight
-//! limit, and logs at debug level after calls that carry tokens. All connections go to
-//! loopback, are bounded in number, and every wait has a generous bound.
+//! limit, the same for `wabahook listen`, and logs at debug level after calls that carry
+//! tokens. All connections go to loopback, are bounded in number, and every wait has a
+//! generous bound.
 
 use std::io::{BufRead, Read};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{spawn_serve, test_dir, Ctx, ADMIN};
+use crate::listen::{batched_body, mtls_flags, Listen, SECRET};
 
 /// Any wait for something the server must do by itself.
 const BOUND: Duration = Duration::from_secs(30);
@@ -458,4 +460,57 @@ async fn no_secret_reaches_the_logs_or_the_banner() {
             }
         }
     }
+}
+
+/// `listen` runs with `serve`'s default limits: its 10 s header timeout closes a slowloris
+/// head and a connection that never starts its TLS handshake, while a signed POST is taken and
+/// a body over `--max-body-bytes` gets 413 (read to its end first, so the sender sees it).
+#[tokio::test]
+async fn listen_closes_slowloris_and_refuses_big_bodies_while_signed_posts_get_through() {
+    let l = Listen::start(&["--max-body-bytes", "4000"]);
+    let addr = l.base.trim_start_matches("http://").to_string();
+    let slowloris = tokio::spawn(trickle(
+        connect(&addr).await,
+        b"POST /webhook HTTP/1.1\r\nHost: x\r\n".to_vec(),
+    ));
+    let silent = tokio::spawn(closed_by_server(connect(&addr).await));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = wabahook_server::pki::ensure(tmp.path()).unwrap();
+    let flags = mtls_flags(&pki);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let tls = Listen::start(&flags);
+    let tls_addr = tls.base.trim_start_matches("https://").to_string();
+    let tls_silent = tokio::spawn(closed_by_server(connect(&tls_addr).await));
+
+    // Meanwhile a signed delivery gets through.
+    let body = batched_body();
+    let sig = wabahook_receiver::signature::sign(SECRET, &body);
+    assert_eq!(l.post(&body, Some(&sig)).await.0, 200);
+    assert_eq!(l.take(3).len(), 3);
+
+    let big = vec![b' '; 5000];
+    let big_sig = wabahook_receiver::signature::sign(SECRET, &big);
+    let mut request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-Hub-Signature-256: {big_sig}\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&big);
+    let answer = exchange(&addr, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than 4000 bytes"), "{answer}");
+
+    let answer = slowloris
+        .await
+        .unwrap()
+        .expect("the slowloris head was closed");
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(silent.await.unwrap(), "a silent connection was left open");
+    assert!(
+        tls_silent.await.unwrap(),
+        "a silent TLS connection was left open"
+    );
+    // Still serving after all that.
+    assert_eq!(l.post(&body, Some(&sig)).await.0, 200);
 }

@@ -11,18 +11,18 @@ use wabahook_receiver::signature;
 
 use crate::harness::Receiver;
 
-const SECRET: &str = "listen-secret";
+pub(crate) const SECRET: &str = "listen-secret";
 const TOKEN: &str = "listen-token";
 
-struct Listen {
+pub(crate) struct Listen {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     lines: mpsc::Receiver<String>,
     http: reqwest::Client,
 }
 
 impl Listen {
-    fn start(extra: &[&str]) -> Listen {
+    pub(crate) fn start(extra: &[&str]) -> Listen {
         Self::start_with(
             extra,
             reqwest::Client::builder().no_proxy().build().unwrap(),
@@ -74,13 +74,13 @@ impl Listen {
     }
 
     /// The next `n` printed lines.
-    fn take(&self, n: usize) -> Vec<String> {
+    pub(crate) fn take(&self, n: usize) -> Vec<String> {
         (0..n)
             .map(|_| self.lines.recv_timeout(Duration::from_secs(20)).unwrap())
             .collect()
     }
 
-    async fn post(&self, body: &[u8], sig: Option<&str>) -> (u16, String) {
+    pub(crate) async fn post(&self, body: &[u8], sig: Option<&str>) -> (u16, String) {
         let mut req = self
             .http
             .post(format!("{}/webhook", self.base))
@@ -103,7 +103,7 @@ impl Drop for Listen {
 
 /// Two WABAs, three changes: a text message with escaped non-ASCII, a security event and a
 /// field this version does not know.
-fn batched_body() -> Vec<u8> {
+pub(crate) fn batched_body() -> Vec<u8> {
     let text = r#"{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Ren\u00e9e"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.A1","timestamp":"1749416383","type":"text","text":{"body":"Caf\u00e9 \ud83d\ude00 at 10\/11?"}}]}"#;
     format!(
         r#"{{"object":"whatsapp_business_account","entry":[{{"id":"111","changes":[{{"value":{text},"field":"messages"}},{{"value":{{"display_phone_number":"15550783881","event":"PIN_CHANGED","requester":"61555822107539"}},"field":"security"}}]}},{{"id":"222","time":1748811473,"changes":[{{"value":{{"brand_new":[1,2]}},"field":"future_field"}}]}}]}}"#
@@ -358,7 +358,7 @@ fn certs(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn mtls_flags(pki: &wabahook_server::pki::Pki) -> Vec<String> {
+pub(crate) fn mtls_flags(pki: &wabahook_server::pki::Pki) -> Vec<String> {
     [
         "--tls-cert",
         pki.server_chain.to_str().unwrap(),

@@ -1,7 +1,8 @@
-//! Start-up: the demo world on an empty store, the stored admin token, probes and shutdown.
+//! Start-up: the demo world on an empty store, the admin token shown once and kept as a hash,
+//! probes and shutdown.
 
 use serde_json::json;
-use wabahook_server::{banner, Server};
+use wabahook_server::{banner, AdminToken, Server};
 
 use crate::harness::{test_config, Ctx};
 
@@ -16,7 +17,10 @@ async fn demo_world_is_created_once_and_works() {
     let info = &server.info;
     assert!(info.demo_created);
     let demo = info.demo.clone().unwrap();
-    let admin_token = info.admin_token.clone();
+    let AdminToken::Generated(admin_token) = info.admin_token.clone() else {
+        panic!("the first start generates the admin token");
+    };
+    let admin_token = admin_token.expose().to_string();
     assert!(admin_token.starts_with("whk_admin_"));
     let text = banner(info, &cfg);
     assert!(
@@ -47,10 +51,16 @@ async fn demo_world_is_created_once_and_works() {
     );
     server.shutdown().await.unwrap();
 
-    // A second start keeps the world and the admin token, and creates nothing new.
-    let server = Server::start(cfg).await.unwrap();
+    // A second start keeps the world and the admin token, and creates nothing new; the token
+    // was shown once and is not shown again.
+    let server = Server::start(cfg.clone()).await.unwrap();
     assert!(!server.info.demo_created);
-    assert_eq!(server.info.admin_token, admin_token);
+    assert_eq!(server.info.admin_token, AdminToken::Earlier);
+    let text = banner(&server.info, &cfg);
+    assert!(
+        !text.contains(&admin_token) && text.contains("admin-token reset"),
+        "{text}"
+    );
     assert_eq!(
         server.info.demo.as_ref().unwrap().access_token,
         demo.access_token

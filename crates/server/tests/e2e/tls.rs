@@ -201,6 +201,7 @@ impl HttpsReceiver {
         let acceptor = wabahook_server::https::TlsSettings {
             cert: Some(pki.cert.clone()),
             key: Some(pki.key.clone()),
+            ..Default::default()
         }
         .acceptor()
         .unwrap()

@@ -10,6 +10,7 @@ pub(crate) mod deliveries;
 pub(crate) mod events;
 pub(crate) mod nodes;
 pub(crate) mod rate_limits;
+pub(crate) mod secrets;
 pub(crate) mod settings;
 pub(crate) mod subscriptions;
 pub(crate) mod world;

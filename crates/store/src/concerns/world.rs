@@ -115,6 +115,12 @@ fn app(c: &dyn Columns) -> StoreResult<App> {
     })
 }
 
+/// An app read from its row, with its secret opened.
+fn opened<B: Backend>(b: &B, mut a: App) -> StoreResult<App> {
+    a.secret = b.shared().open_secret(&a.id, &a.secret)?;
+    Ok(a)
+}
+
 fn app_access_row(c: &dyn Columns) -> StoreResult<AppAccess> {
     let role = c.text(2)?;
     Ok(AppAccess {
@@ -274,12 +280,14 @@ impl<B: Backend> WorldStore for B {
                  secret = CASE WHEN excluded.secret = '' THEN apps.secret ELSE excluded.secret END"
             )
         );
+        // Sealed here, at the store's edge: callers hold the plaintext, the database never does.
+        let secret = self.shared().seal_secret(&a.id, &a.secret)?;
         let args = args![
             &a.id,
             &a.business_id,
             &a.name,
             &a.link,
-            &a.secret,
+            &secret,
             a.created_at
         ];
         put(self, &sql, &args, format!("app {}", a.id)).await
@@ -287,12 +295,14 @@ impl<B: Backend> WorldStore for B {
 
     async fn app(&self, id: &str) -> StoreResult<Option<App>> {
         let sql = format!("SELECT {APP} FROM apps WHERE id = $1");
-        self.shared().read_one(&sql, &args![id], app).await
+        let found = self.shared().read_one(&sql, &args![id], app).await?;
+        found.map(|a| opened(self, a)).transpose()
     }
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
         let sql = format!("SELECT {APP} FROM apps ORDER BY created_at, id");
-        self.shared().read_all(&sql, &[], app).await
+        let apps = self.shared().read_all(&sql, &[], app).await?;
+        apps.into_iter().map(|a| opened(self, a)).collect()
     }
 
     async fn put_app_access(&self, a: &AppAccess) -> StoreResult<()> {

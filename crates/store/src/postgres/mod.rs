@@ -182,6 +182,15 @@ impl Backend for PgStore {
         self.shared.write_one("ANALYZE deliveries", &[]).await?;
         Ok(())
     }
+
+    /// The replaced rows stay in the table's pages until it is rewritten; `table` is small
+    /// (apps, settings), so a full rewrite, once, costs little.
+    async fn scrub(&self, table: &'static str) -> StoreResult<()> {
+        self.shared
+            .write_one(&format!("VACUUM FULL {table}"), &[])
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -60,7 +60,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // What a write replaces or deletes is zeroed, not left in free pages: a database
+            // that once held plaintext secrets keeps no copy once they are sealed. The hot
+            // writer's connection (deliveries) does without.
+            .pragma("secure_delete", "on");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -160,6 +164,15 @@ impl Backend for SqliteStore {
     }
 
     async fn after_bulk_load(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// `secure_delete` zeroed the old values in the pages; the log still holds the pages as
+    /// they were until it is checkpointed and cut to nothing.
+    async fn scrub(&self, _table: &'static str) -> StoreResult<()> {
+        self.shared
+            .write_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])
+            .await?;
         Ok(())
     }
 }

@@ -53,6 +53,26 @@ impl Backend {
         }
     }
 
+    /// The first column of every row `sql` returns, as text, read behind the store's back: what
+    /// the database itself holds.
+    #[allow(dead_code)] // Not every test binary that includes this module reads raw rows.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        use sqlx::{Connection, Row};
+        let url = self.url();
+        match self {
+            Backend::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+            Backend::Postgres(_) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+        }
+    }
+
     /// [`Backend::open`] with a clock of the test's choosing.
     pub async fn open_with(&self, clock: Arc<dyn Clock>) -> DynStore {
         wabahook_store::open(&self.url(), clock).await.unwrap()
