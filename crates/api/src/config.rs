@@ -82,6 +82,14 @@ pub struct ApiConfig {
     pub client_identity: Option<reqwest::Identity>,
     /// Requests in flight and body time.
     pub limits: crate::limits::RequestLimits,
+    /// Where media files live and how large an upload may be (`[simulator]`, the data
+    /// directory). Uploads have this limit instead of `max_body_bytes`.
+    pub media: wabahook_simulator::media::MediaConfig,
+    /// Whether the server answers on https, for the download URLs media lookups hand out
+    /// (they point back to this server, at the request's `Host`).
+    pub https: bool,
+    /// The messaging simulator's `[simulator]` settings (sends, statuses, limits).
+    pub simulator: wabahook_simulator::config::SimulatorConfig,
 }
 
 impl ApiConfig {
@@ -110,6 +118,12 @@ impl Default for ApiConfig {
             extra_roots: Vec::new(),
             client_identity: None,
             limits: crate::limits::RequestLimits::default(),
+            media: wabahook_simulator::media::MediaConfig {
+                dir: std::path::PathBuf::from("./wabahook-data/media"),
+                max_bytes: 100 * 1024 * 1024,
+            },
+            https: false,
+            simulator: wabahook_simulator::config::SimulatorConfig::default(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub verifier: Arc<CallbackVerifier>,
     /// The delivery engine: its clock and configuration for accepting events, and its wake-up.
     pub engine: Arc<Engine>,
+    /// The messaging simulator: its settings and this node's rate counters.
+    pub simulator: Arc<wabahook_simulator::send::Simulator>,
 }
 
 impl AppState {
@@ -40,11 +42,15 @@ impl AppState {
         engine: Arc<Engine>,
     ) -> Result<Self, handshake::VerifierBuildError> {
         let verifier = CallbackVerifier::for_config(&config)?;
+        let simulator = Arc::new(wabahook_simulator::send::Simulator::new(
+            config.simulator.clone(),
+        ));
         Ok(AppState {
             store,
             config: Arc::new(config),
             verifier: Arc::new(verifier),
             engine,
+            simulator,
         })
     }
 

@@ -85,6 +85,7 @@ impl Surface {
                         message,
                         kind: "OAuthException".into(),
                         code: 2,
+                        error_data: None,
                         error_subcode: None,
                         is_transient: Some(true),
                         fbtrace_id: ids::new_fbtrace_id(),

@@ -56,15 +56,32 @@ pub fn group(claimed: Vec<Claimed>, max_changes: usize, max_bytes: usize) -> Vec
 impl Batch {
     /// The exact body to sign and send.
     pub fn body(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.body_for(false)
+    }
+
+    /// The exact body for an app whose `messages` subscription is on v24.0 or later when
+    /// `omit_conversation` is set: statuses lose `conversation` ([`crate::shaping`]).
+    pub fn body_for(&self, omit_conversation: bool) -> Result<Vec<u8>, serde_json::Error> {
+        let values: Vec<std::borrow::Cow<'_, str>> = self
+            .items
+            .iter()
+            .map(|c| {
+                if omit_conversation {
+                    crate::shaping::without_conversation(&c.event.field, &c.event.value_json)
+                } else {
+                    std::borrow::Cow::Borrowed(c.event.value_json.as_str())
+                }
+            })
+            .collect();
         // Entries by WABA, in the order each WABA first appears.
         let mut order: Vec<&str> = Vec::new();
-        let mut per_waba: BTreeMap<&str, Vec<&Claimed>> = BTreeMap::new();
-        for c in &self.items {
+        let mut per_waba: BTreeMap<&str, Vec<(&Claimed, &str)>> = BTreeMap::new();
+        for (c, v) in self.items.iter().zip(&values) {
             let w = c.event.waba_id.as_str();
             if !per_waba.contains_key(w) {
                 order.push(w);
             }
-            per_waba.entry(w).or_default().push(c);
+            per_waba.entry(w).or_default().push((c, v.as_ref()));
         }
         let entries: Vec<EntryRef<'_>> = order
             .iter()
@@ -73,17 +90,17 @@ impl Batch {
                 // Meta leaves `time` out of `messages` entries.
                 let time = items
                     .iter()
-                    .filter(|c| c.event.field != "messages")
-                    .map(|c| c.event.time)
+                    .filter(|(c, _)| c.event.field != "messages")
+                    .map(|(c, _)| c.event.time)
                     .max();
                 EntryRef {
                     id: w,
                     time,
                     changes: items
                         .iter()
-                        .map(|c| ChangeRef {
+                        .map(|(c, v)| ChangeRef {
                             field: &c.event.field,
-                            value: c.event.value_json.as_bytes(),
+                            value: v.as_bytes(),
                         })
                         .collect(),
                 }

@@ -57,6 +57,9 @@ struct AppSending {
     secret: Arc<str>,
     /// The app's `include_client_certificate`: its POSTs present the client certificate.
     client_certificate: bool,
+    /// The app subscribed `messages` under v24.0 or later: statuses come without
+    /// `conversation`.
+    omit_conversation: bool,
 }
 
 /// What the engine knows of one target URL.
@@ -353,14 +356,21 @@ impl Engine {
                         };
                         // mTLS is per app, on its object subscription; deliveries to override
                         // URLs present the certificate too.
-                        let client_certificate = self
-                            .store
-                            .app_subscription(app_id)
-                            .await?
+                        let subscription = self.store.app_subscription(app_id).await?;
+                        let client_certificate = subscription
+                            .as_ref()
                             .is_some_and(|s| s.include_client_certificate);
+                        // Statuses are shaped by the version `messages` was subscribed under.
+                        let omit_conversation = subscription.as_ref().is_some_and(|s| {
+                            s.fields.iter().any(|f| {
+                                f.name == "messages"
+                                    && crate::shaping::omits_conversation(&f.version)
+                            })
+                        });
                         Ok(Some(AppSending {
                             secret: Arc::from(app.secret),
                             client_certificate,
+                            omit_conversation,
                         }))
                     })
                     .await?;
@@ -455,7 +465,8 @@ impl Engine {
         };
         // A missing app or an unwritable body is recorded as a failed attempt, so the delivery
         // follows the schedule to expiry instead of coming back forever.
-        let result = match (app, batch.body()) {
+        let omit_conversation = app.as_ref().is_some_and(|a| a.omit_conversation);
+        let result = match (app, batch.body_for(omit_conversation)) {
             (None, _) => failed(
                 "app_missing",
                 format!("app {} no longer exists", batch.app_id),

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod routing;
 pub mod schedule;
 pub mod sender;
+pub mod shaping;
 pub mod tls;
 pub mod world_cache;
 

@@ -16,11 +16,21 @@ pub struct GraphErrorBody {
     #[serde(rename = "type")]
     pub kind: String,
     pub code: i64,
+    /// WhatsApp's details on Cloud API errors (`error_data.details`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_data: Option<GraphErrorData>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_subcode: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub is_transient: Option<bool>,
     pub fbtrace_id: String,
+}
+
+/// `error.error_data` of Cloud API errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphErrorData {
+    pub messaging_product: String,
+    pub details: String,
 }
 
 /// Meta's error codes that wabahook answers with.
@@ -47,4 +57,8 @@ pub mod codes {
     pub const UNKNOWN_PATH: i64 = 2500;
     /// Business Use Case rate limit of the WhatsApp Business Management API.
     pub const WABA_RATE_LIMIT: i64 = 80008;
+    /// Subcode of 100: a template with that name already exists in that language.
+    pub const SUBCODE_TEMPLATE_EXISTS: i64 = 2388024;
+    /// Media upload error (wrong type, too large).
+    pub const MEDIA_UPLOAD_ERROR: i64 = 131053;
 }

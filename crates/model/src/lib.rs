@@ -15,5 +15,5 @@ pub mod sealed;
 pub mod secrets;
 
 pub use error_chain::innermost_cause;
-pub use graph_error::{GraphErrorBody, GraphErrorEnvelope};
+pub use graph_error::{GraphErrorBody, GraphErrorData, GraphErrorEnvelope};
 pub use permissions::{AssetAccess, Permission};

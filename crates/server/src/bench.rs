@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// file in a temporary directory.
     #[arg(long)]
     pub database: Option<String>,
+    /// Measure the messaging simulator instead: this many template sends through
+    /// `POST /{phone-number-id}/messages`, each with its sent, delivered and read webhooks.
+    #[arg(long)]
+    pub sends: Option<u64>,
 }
 
 #[derive(Default)]
@@ -89,7 +93,7 @@ fn number_in(body: &[u8]) -> Option<u64> {
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -100,7 +104,7 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -109,6 +113,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(sends) = a.sends {
+        return crate::bench_messages::run(a, sends).await;
+    }
     if a.apps == 0 || a.wabas == 0 || a.concurrency == 0 || a.events == 0 {
         bail!("--apps, --wabas, --concurrency and --events must be positive");
     }
@@ -450,7 +457,7 @@ async fn dead_backlog(
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("wabahook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

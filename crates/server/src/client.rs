@@ -62,6 +62,29 @@ impl Admin {
     }
 }
 
+impl Admin {
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}/admin/v1/{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = resp.status();
+        let v: Value = resp
+            .json()
+            .await
+            .with_context(|| format!("{url} did not answer JSON"))?;
+        if !status.is_success() {
+            let msg = v["error"]["message"].as_str().unwrap_or("unknown error");
+            bail!("{url}: {status}: {msg}");
+        }
+        Ok(v)
+    }
+}
+
 pub fn demo_world(data_dir: &Path) -> Option<DemoWorld> {
     let bytes = std::fs::read(data_dir.join(crate::DEMO_FILE)).ok()?;
     serde_json::from_slice(&bytes).ok()

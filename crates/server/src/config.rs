@@ -157,6 +157,8 @@ pub struct ServeConfig {
     pub tls: crate::https::TlsSettings,
     /// The key that encrypts app secrets at rest.
     pub secrets: crate::keys::SecretsSettings,
+    /// The messaging simulator: status delays, failing recipients, limits, templates, media.
+    pub simulator: wabahook_simulator::config::SimulatorConfig,
 }
 
 impl Default for ServeConfig {
@@ -177,6 +179,7 @@ impl Default for ServeConfig {
             server: ServerSettings::default(),
             tls: crate::https::TlsSettings::default(),
             secrets: crate::keys::SecretsSettings::default(),
+            simulator: wabahook_simulator::config::SimulatorConfig::default(),
         }
     }
 }
@@ -299,6 +302,7 @@ impl ServeConfig {
     fn check(&self) -> anyhow::Result<()> {
         self.api_config(String::new())?;
         self.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
+        self.simulator.check().map_err(|e| anyhow::anyhow!(e))?;
         self.server.check()?;
         self.tls.files()?;
         self.secrets.check()?;
@@ -342,6 +346,12 @@ impl ServeConfig {
             // Loading the identity may create the dev PKI, which is the start's business.
             client_identity: None,
             limits: self.server.request_limits(),
+            simulator: self.simulator.clone(),
+            media: wabahook_simulator::media::MediaConfig {
+                dir: self.data_dir.join("media"),
+                max_bytes: self.simulator.media_max_bytes,
+            },
+            https: self.tls.cert.is_some(),
         })
     }
 
@@ -600,5 +610,34 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("header_timeout"), "{e}");
+    }
+
+    #[test]
+    fn the_secrets_section_is_known_checked_and_never_shown() {
+        let keys = EnvKeys::of_default();
+        for var in ["WABAHOOK_SECRETS__KEY", "WABAHOOK_SECRETS__KEY_FILE"] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        let key = wabahook_model::sealed::SecretKey::generate()
+            .unwrap()
+            .to_base64();
+        let cfg = ServeConfig::from_toml(&format!(
+            "admin_token = \"whk_admin_given\"\n[secrets]\nkey = \"{key}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            cfg.secrets.key.as_ref().map(|k| k.expose()),
+            Some(key.as_str())
+        );
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains(&key) && !shown.contains("whk_admin_given"),
+            "{shown}"
+        );
+        let e = ServeConfig::from_toml("[secrets]\nkey = \"c2hvcnQ=\"\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("secrets.key") && !e.contains("c2hvcnQ="), "{e}");
     }
 }

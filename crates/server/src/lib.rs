@@ -1,9 +1,9 @@
 //! Starting and stopping a wabahook server, in two phases as zero-to-production's
 //! `Application::build` / `run_until_stopped`:
 //!
-//! - [`Application::build`] opens the store, settles the admin token, applies the seed or
-//!   creates the demo world, builds the engine and the router, and binds; nothing is served yet,
-//!   so the caller can print the banner or read the address first;
+//! - [`Application::build`] opens the store, settles the secrets key and the admin token,
+//!   applies the seed or creates the demo world, builds the engine and the router, and binds;
+//!   nothing is served yet, so the caller can print the banner or read the address first;
 //! - [`Application::run_until_stopped`] serves and runs the delivery workers until a shutdown
 //!   future completes, then shuts down gracefully; [`Application::spawn`] does the same on a
 //!   task and returns a [`Server`] handle.
@@ -12,6 +12,7 @@
 //! the tests exercise exactly the start-up path users get.
 
 pub mod bench;
+mod bench_messages;
 pub mod check_receiver;
 /// Invariants for the fuzz targets and their property tests; not an API.
 #[doc(hidden)]
@@ -24,6 +25,7 @@ pub mod keys;
 pub mod listen;
 mod listener;
 pub mod pki;
+pub mod simulate;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -30,7 +30,7 @@ use serde_json::json;
 use wabahook_api::body::{read_limited, BodyError};
 use wabahook_api::limits::{self, Surface};
 use wabahook_delivery::egress::{self, EgressRefused};
-use wabahook_model::egress::{parse_net, EgressGuard};
+use wabahook_model::egress::EgressGuard;
 use wabahook_model::redact::redact_url;
 use wabahook_receiver::axum::{VerifiedWebhook, WebhookConfig, WebhookRejection};
 use wabahook_receiver::{handshake, value::truncate, ChangeInEntry};
@@ -47,7 +47,7 @@ pub const ECHO_PATH: &str = "/wabahook/received";
 /// How many acknowledged changes the echo keeps, newest last.
 const ECHO_CAPACITY: usize = 10_000;
 
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Clone)]
 pub struct ListenArgs {
     /// Address to listen on, e.g. 127.0.0.1:9000 (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9000")]
@@ -97,6 +97,18 @@ pub struct ListenArgs {
     /// only those the application answered 2xx.
     #[arg(long)]
     pub echo: bool,
+}
+
+// The secret and token stay out of any debug print of the arguments.
+impl std::fmt::Debug for ListenArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenArgs")
+            .field("listen", &self.listen)
+            .field("app_secret", &"[redacted]")
+            .field("verify_token", &"[redacted]")
+            .field("forward_to", &self.forward_to.as_deref().map(redact_url))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The client certificate a connection presented, given to each of its requests.
@@ -204,17 +216,15 @@ fn check_args(a: &ListenArgs) -> anyhow::Result<()> {
 /// The egress guard of the forwards, when `--egress-guard` asks for one. Only addresses are
 /// checked: the application behind a receiver is often reached over plain http.
 fn egress_guard(a: &ListenArgs) -> anyhow::Result<Option<Arc<EgressGuard>>> {
-    let allow = a
-        .egress_allow
-        .iter()
-        .map(|text| {
-            parse_net(text).with_context(|| {
-                format!("--egress-allow {text:?} is not a CIDR like 10.0.0.0/8 or fd00::/8, nor an address")
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(a.egress_guard
-        .then(|| Arc::new(EgressGuard::new(false, allow))))
+    let settings = wabahook_delivery::EgressConfig {
+        guard: a.egress_guard,
+        require_https: false,
+        allow: a.egress_allow.clone(),
+        extra_ca_files: Vec::new(),
+    };
+    settings
+        .guard()
+        .map_err(|e| anyhow::anyhow!(e.replace("egress.allow:", "--egress-allow")))
 }
 
 /// The server's TLS settings, on the aws-lc-rs provider given explicitly so that no process-wide
@@ -724,6 +734,19 @@ mod tests {
             egress_allow: Vec::new(),
             echo: false,
         }
+    }
+
+    #[test]
+    fn a_bad_allowed_network_is_refused_naming_the_flag() {
+        let mut a = args();
+        a.egress_guard = true;
+        a.egress_allow = vec!["10.0.0.0/33".into()];
+        let e = egress_guard(&a).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with("--egress-allow \"10.0.0.0/33\" is not a CIDR"), "{e}");
+        a.egress_allow = vec!["10.0.0.0/8".into()];
+        assert!(egress_guard(&a).is_ok_and(|g| g.is_some()));
+        a.egress_guard = false;
+        assert!(egress_guard(&a).is_ok_and(|g| g.is_none()));
     }
 
     #[test]

@@ -31,6 +31,9 @@ enum Command {
     Serve(ServeArgs),
     /// Emit an event on a running server: it is routed and delivered like any other.
     Trigger(client::TriggerArgs),
+    /// A customer writes to a business number on a running server: one message of any type,
+    /// or a scripted conversation that checks what the bot answers (exits 1 when it does not).
+    Simulate(wabahook_server::simulate::SimulateArgs),
     /// Send deliveries again: one, all of an event, or an app's failed and expired ones.
     Replay(client::ReplayArgs),
     /// Receive webhooks: answer the handshake, verify signatures, print each change.
@@ -256,6 +259,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Trigger(args) => client::trigger(args).await,
         Command::Replay(args) => client::replay(args).await,
+        Command::Simulate(args) => wabahook_server::simulate::run(args).await,
         Command::Bench(args) => {
             // The bench's own server and its clients share this process's descriptors.
             wabahook_server::fdlimit::raise_nofile();

@@ -1,6 +1,7 @@
 //! Persistent state of wabahook, by concern: [`WorldStore`], [`SubscriptionStore`],
-//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`], [`SettingsStore`] and
-//! [`SecretStore`], all of them supertraits of [`Store`]. App secrets are sealed on write and
+//! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`], [`SettingsStore`],
+//! [`SecretStore`] and the simulator's [`TemplateStore`] and [`MediaStore`] (among others), all
+//! of them supertraits of [`Store`]. App secrets are sealed on write and
 //! opened on read once a keyring is given ([`SecretStore::use_keyring`]).
 //!
 //! Callers (the API, the delivery engine, the CLI) only ever see `Arc<dyn Store>` and import the
@@ -28,11 +29,17 @@ use wabahook_model::clock::Clock;
 
 pub use concerns::deliveries::{DeliveryQueue, Replay};
 pub use concerns::events::EventLog;
+pub use concerns::media::{Media, MediaStore};
+pub use concerns::messaging::{
+    ConversationFilter, ConversationSummary, Customer, Direction, MessageRecord,
+    MessageWithStatuses, MessagingStore, StatusRecord,
+};
 pub use concerns::nodes::NodeRegistry;
 pub use concerns::rate_limits::RateLimitStore;
 pub use concerns::secrets::{Resealed, SecretStore};
 pub use concerns::settings::SettingsStore;
 pub use concerns::subscriptions::SubscriptionStore;
+pub use concerns::templates::{Template, TemplateStore};
 pub use concerns::world::{OnConflict, WorldStore};
 pub use error::StoreError;
 pub use records::*;
@@ -50,6 +57,9 @@ pub trait Store:
     + DeliveryQueue
     + NodeRegistry
     + SettingsStore
+    + TemplateStore
+    + MediaStore
+    + MessagingStore
     + Send
     + Sync
     + 'static
@@ -65,6 +75,9 @@ impl<T> Store for T where
         + DeliveryQueue
         + NodeRegistry
         + SettingsStore
+        + TemplateStore
+        + MediaStore
+        + MessagingStore
         + Send
         + Sync
         + 'static
@@ -74,8 +87,8 @@ impl<T> Store for T where
 /// The traits a caller needs in scope to call the store's methods (on `Arc<dyn Store>` too).
 pub mod prelude {
     pub use crate::{
-        DeliveryQueue, EventLog, NodeRegistry, RateLimitStore, SecretStore, SettingsStore, Store,
-        SubscriptionStore, WorldStore,
+        DeliveryQueue, EventLog, MediaStore, MessagingStore, NodeRegistry, RateLimitStore,
+        SecretStore, SettingsStore, Store, SubscriptionStore, TemplateStore, WorldStore,
     };
 }
 

@@ -8,6 +8,7 @@ use wabahook_store::StoreError;
 
 use wabahook_delivery::routing::AcceptError;
 use wabahook_domain::DomainError;
+use wabahook_simulator::inbound::InboundError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -68,6 +69,20 @@ impl From<AcceptError> for AdminError {
         match e {
             AcceptError::Store(s) => s.into(),
             other => AdminError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<InboundError> for AdminError {
+    fn from(e: InboundError) -> Self {
+        match e {
+            InboundError::UnknownPhoneNumber(_) => AdminError::NotFound(e.to_string()),
+            InboundError::UnknownMessage(_) | InboundError::Invalid(_) => {
+                AdminError::Invalid(e.to_string())
+            }
+            InboundError::Store(s) => s.into(),
+            InboundError::Accept(a) => a.into(),
+            InboundError::Media(m) => AdminError::Internal(m.to_string()),
         }
     }
 }

@@ -2,11 +2,14 @@
 //! JSON in and out, bearer admin token, errors as `{"error":{"code","message"}}`.
 
 mod check_receiver;
+mod conversations;
 mod deliveries;
 mod error;
 mod requests;
 mod resources;
 mod responses;
+mod simulate;
+mod templates;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -62,6 +65,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/deliveries", get(deliveries::list_deliveries))
         .route("/deliveries/{id}", get(deliveries::get_delivery))
         .route("/replay", post(deliveries::replay))
+        .route("/simulate/inbound", post(simulate::inbound))
+        .route("/conversations", get(conversations::list))
+        .route(
+            "/conversations/{phone_number_id}/{wa_id}",
+            get(conversations::get_one),
+        )
+        .route(
+            "/failing_recipients",
+            get(conversations::list_failing).post(conversations::add_failing),
+        )
+        .route(
+            "/failing_recipients/{wa_id}",
+            axum::routing::delete(conversations::remove_failing),
+        )
+        .route("/templates/{id}", get(templates::get_template))
+        .route("/templates/{id}/review", post(templates::review))
+        .route("/templates/{id}/quality", post(templates::quality))
+        .route("/templates/{id}/category", post(templates::category))
         .fallback(|| async { AdminError::NotFound("no such admin resource".into()) })
         .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state, require_admin_token))

@@ -223,3 +223,41 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ObjectId {
         })
     }
 }
+
+/// `POST /simulate/inbound`: a customer's message to a business number. As in Meta's webhook,
+/// the payload of `type` is the attribute named like it (`"text": {"body": …}`).
+#[derive(Deserialize)]
+pub struct SimulateInbound {
+    phone_number_id: String,
+    from: wabahook_simulator::inbound::CustomerIn,
+    #[serde(rename = "type")]
+    kind: String,
+    context: Option<InboundContext>,
+    /// The Click to WhatsApp ad the message came from (`{}` for a typical one).
+    referral: Option<serde_json::Value>,
+    /// The type's payload; anything else is refused.
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundContext {
+    message_id: String,
+}
+
+impl TryFrom<SimulateInbound> for wabahook_simulator::inbound::Inbound {
+    type Error = wabahook_simulator::inbound::InboundError;
+
+    fn try_from(r: SimulateInbound) -> Result<Self, Self::Error> {
+        use wabahook_simulator::inbound::{payload_of, Content, Inbound};
+        let payload = payload_of(&r.kind, &r.rest)?;
+        Ok(Inbound {
+            phone_number_id: r.phone_number_id,
+            from: r.from,
+            content: Content::parse(&r.kind, payload)?,
+            context: r.context.map(|c| c.message_id),
+            referral: r.referral,
+        })
+    }
+}

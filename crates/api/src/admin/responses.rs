@@ -288,6 +288,13 @@ pub struct Replayed {
     pub replayed: u64,
 }
 
+/// A customer's message, accepted: its id (for replies and reactions) and its event.
+#[derive(Serialize)]
+pub struct SimulatedInbound {
+    pub event_id: String,
+    pub message_id: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wabahook_domain::Denied;
 use wabahook_model::graph_error::codes;
-use wabahook_model::{ids, GraphErrorBody, GraphErrorEnvelope};
+use wabahook_model::{ids, GraphErrorBody, GraphErrorData, GraphErrorEnvelope};
 use wabahook_store::StoreError;
 
 use crate::handshake::HandshakeFailure;
@@ -38,6 +38,15 @@ pub enum GraphError {
     OAuth { code: i64, message: String },
     #[error("An unexpected error has occurred. Please retry your request later.")]
     Internal(String),
+    /// A Cloud API error (sending messages): Meta's code, title and `error_data.details`.
+    #[error("(#{code}) {title}")]
+    Cloud {
+        code: i64,
+        title: String,
+        details: Option<String>,
+        status: StatusCode,
+        subcode: Option<i64>,
+    },
 }
 
 fn handshake_code(f: &HandshakeFailure) -> i64 {
@@ -102,6 +111,12 @@ impl GraphError {
             ),
             OAuth { code, .. } => (StatusCode::BAD_REQUEST, "OAuthException", *code, None),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "OAuthException", 2, None),
+            Cloud {
+                code,
+                status,
+                subcode,
+                ..
+            } => (*status, "OAuthException", *code, *subcode),
         }
     }
 
@@ -126,6 +141,46 @@ impl From<StoreError> for GraphError {
     }
 }
 
+impl From<wabahook_simulator::templates::TemplateError> for GraphError {
+    fn from(e: wabahook_simulator::templates::TemplateError) -> Self {
+        use wabahook_simulator::templates::TemplateError as T;
+        match e {
+            T::Invalid(m) => GraphError::Param(m),
+            T::Duplicate { name, language } => GraphError::Cloud {
+                code: codes::INVALID_PARAMETER,
+                title: "Content in This Language Already Exists".into(),
+                details: Some(format!(
+                    "There is already {language} content for template {name}. Create a new template or edit this one."
+                )),
+                status: StatusCode::BAD_REQUEST,
+                subcode: Some(codes::SUBCODE_TEMPLATE_EXISTS),
+            },
+            T::NotFound(id) => GraphError::Param(format!("Template {id} does not exist")),
+            T::Store(e) => e.into(),
+            T::Emit(e) => GraphError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<wabahook_simulator::media::MediaError> for GraphError {
+    fn from(e: wabahook_simulator::media::MediaError) -> Self {
+        use wabahook_simulator::media::MediaError as M;
+        match e {
+            M::Invalid(m) => GraphError::Param(m),
+            M::Upload(details) => GraphError::Cloud {
+                code: codes::MEDIA_UPLOAD_ERROR,
+                title: "Media upload error".into(),
+                details: Some(details),
+                status: StatusCode::BAD_REQUEST,
+                subcode: None,
+            },
+            M::NotFound(id) => GraphError::Param(format!("Media {id} does not exist")),
+            M::Io(e) => GraphError::Internal(format!("media file: {e}")),
+            M::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let (status, kind, code, error_subcode) = self.parts();
@@ -137,6 +192,15 @@ impl IntoResponse for GraphError {
                 message: self.to_string(),
                 kind: kind.to_string(),
                 code,
+                error_data: match &self {
+                    GraphError::Cloud {
+                        details: Some(d), ..
+                    } => Some(GraphErrorData {
+                        messaging_product: "whatsapp".into(),
+                        details: d.clone(),
+                    }),
+                    _ => None,
+                },
                 error_subcode,
                 is_transient: matches!(self, GraphError::Internal(_)).then_some(true),
                 fbtrace_id: ids::new_fbtrace_id(),

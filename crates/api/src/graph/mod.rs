@@ -9,6 +9,9 @@ mod auth;
 #[doc(hidden)]
 pub mod checks;
 mod error;
+mod media;
+mod message_templates;
+mod messages;
 mod oauth;
 mod params;
 mod phone_numbers;
@@ -64,6 +67,10 @@ fn method_name(m: &Method) -> &'static str {
 /// Entry point for every path that is not admin or a probe.
 pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    // Media downloads answer bytes (or a bare 404), not Graph's JSON.
+    if path == media::DOWNLOAD_PATH {
+        return media::download(&state, req).await;
+    }
     let mut call_version = state.config.max_version;
     let mut usage = None;
     let result = async {
@@ -84,6 +91,12 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         };
         call_version = version;
         let original_method = req.method().clone();
+        // Uploads have their own, larger limit and a binary file part.
+        if original_method == Method::POST {
+            if let [id, "media"] = rest.as_slice() {
+                return media::upload(&state, req, id).await;
+            }
+        }
         let (headers, params) = Params::from_request(req, state.config.max_body_bytes).await?;
         let method = effective_method(&original_method, &params)?;
         let mut call = Call {
@@ -136,7 +149,9 @@ async fn route(state: &AppState, call: &mut Call, rest: &[&str]) -> Result<Value
     let method = call.method.clone();
     // An object id that is not a Graph id names no object; it never reaches the store, so
     // every store answers alike (and a NUL is not a database error).
-    if let [id] | [id, "subscribed_apps" | "subscriptions"] = rest {
+    if let [id] | [id, "subscribed_apps" | "subscriptions" | "message_templates" | "messages"] =
+        rest
+    {
         if !wabahook_model::ids::is_graph_id(id) {
             let shown: String = id.chars().take(64).collect();
             return Err(unknown(call, &shown));
@@ -158,14 +173,49 @@ async fn route(state: &AppState, call: &mut Call, rest: &[&str]) -> Result<Value
             Method::DELETE => subscriptions::delete(state, call, id).await,
             _ => Err(unknown(call, id)),
         },
-        [id] => match method {
-            Method::GET => phone_numbers::get(state, call, id).await,
-            Method::POST => phone_numbers::post(state, call, id).await,
+        [id, "messages"] => match method {
+            Method::POST => messages::post(state, call, id).await,
+            _ => Err(unknown(call, id)),
+        },
+        [id, "message_templates"] => match method {
+            Method::GET => message_templates::get(state, call, id).await,
+            Method::POST => message_templates::post(state, call, id).await,
+            Method::DELETE => message_templates::delete(state, call, id).await,
+            _ => Err(unknown(call, id)),
+        },
+        // A bare id names a phone number, a template or a media object.
+        [id] => match (method, node_kind(state, id).await?) {
+            (Method::GET, Node::Template) => message_templates::get_node(state, call, id).await,
+            (Method::POST, Node::Template) => message_templates::post_node(state, call, id).await,
+            (Method::GET, Node::Media) => media::get(state, call, id).await,
+            (Method::DELETE, Node::Media) => media::delete(state, call, id).await,
+            (Method::GET, _) => phone_numbers::get(state, call, id).await,
+            (Method::POST, _) => phone_numbers::post(state, call, id).await,
             _ => Err(unknown(call, id)),
         },
         [] => Err(GraphError::UnknownPath("/".into())),
         [_, extra @ ..] => Err(GraphError::UnknownPath(format!("/{}", extra.join("/")))),
     }
+}
+
+/// What a bare object id names.
+enum Node {
+    PhoneNumberOrUnknown,
+    Template,
+    Media,
+}
+
+async fn node_kind(state: &AppState, id: &str) -> Result<Node, GraphError> {
+    if state.store.phone_number(id).await?.is_some() {
+        return Ok(Node::PhoneNumberOrUnknown);
+    }
+    if state.store.template(id).await?.is_some() {
+        return Ok(Node::Template);
+    }
+    if state.store.media(id).await?.is_some() {
+        return Ok(Node::Media);
+    }
+    Ok(Node::PhoneNumberOrUnknown)
 }
 
 fn unknown(call: &Call, id: &str) -> GraphError {

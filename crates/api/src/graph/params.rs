@@ -191,6 +191,18 @@ impl Params {
         Ok(Some(list.into_iter().filter(|s| !s.is_empty()).collect()))
     }
 
+    /// Any JSON parameter: JSON as sent, or text holding JSON (as form and multipart bodies
+    /// carry arrays and objects).
+    pub fn json_value(&self, name: &str) -> Result<Option<Value>, GraphError> {
+        match self.values.get(name) {
+            None | Some(Param::Json(Value::Null)) => Ok(None),
+            Some(Param::Json(v)) => Ok(Some(v.clone())),
+            Some(Param::Text(s)) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|_| GraphError::param(format!("Param {name} must be valid JSON"))),
+        }
+    }
+
     /// A JSON object parameter, given as JSON or as text holding a JSON object.
     pub fn object(&self, name: &str) -> Result<Option<Map<String, Value>>, GraphError> {
         let bad = || GraphError::param(format!("Param {name} must be a JSON object"));
@@ -210,6 +222,31 @@ impl Params {
     /// The names of every parameter, in no particular order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
+    }
+
+    /// Every parameter but the access token as one JSON object, for calls whose body is a
+    /// document (sending a message): form and multipart values holding a JSON object or array
+    /// are read as JSON, as Graph reads them.
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.values
+            .iter()
+            .filter(|(k, _)| k.as_str() != "access_token")
+            .map(|(k, v)| {
+                let value = match v {
+                    Param::Json(j) => j.clone(),
+                    Param::Text(t) => {
+                        let trimmed = t.trim_start();
+                        match trimmed.starts_with('{') || trimmed.starts_with('[') {
+                            true => {
+                                serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone()))
+                            }
+                            false => Value::String(t.clone()),
+                        }
+                    }
+                };
+                (k.clone(), value)
+            })
+            .collect()
     }
 }
 

@@ -52,22 +52,44 @@ pub fn test_dir() -> TestDir {
 }
 
 /// A directory with a fresh PostgreSQL database whatever the suite runs on (tests of several
-/// nodes).
+/// nodes). Its data directory holds a secrets key file that directories [`TestDir::sharing`] the
+/// database get a copy of, since nodes on one database need one key.
 pub fn postgres_dir() -> TestDir {
-    TestDir {
+    let dir = TestDir {
         tmp: tempfile::tempdir().unwrap(),
         db: Some(Arc::new(TestDatabase::create_blocking())),
-    }
+    };
+    let key = wabahook_model::sealed::SecretKey::generate().unwrap();
+    write_key_file(&dir, &key.to_base64());
+    dir
+}
+
+/// Writes `key` as the secrets key file of `dir`'s data directory, as an operator copies it.
+fn write_key_file(dir: &TestDir, key: &str) {
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options.open(data.join("secrets.key")).unwrap(),
+        key.as_bytes(),
+    )
+    .unwrap();
 }
 
 impl TestDir {
     /// Another node's directory on the same database (PostgreSQL only).
     pub fn sharing(&self) -> TestDir {
         assert!(self.db.is_some(), "only a PostgreSQL store can be shared");
-        TestDir {
+        let other = TestDir {
             tmp: tempfile::tempdir().unwrap(),
             db: self.db.clone(),
-        }
+        };
+        let key = std::fs::read_to_string(self.path().join("data/secrets.key")).unwrap();
+        write_key_file(&other, &key);
+        other
     }
 
     /// The PostgreSQL database's URL, when there is one.

@@ -8,9 +8,12 @@
 
 pub(crate) mod deliveries;
 pub(crate) mod events;
+pub(crate) mod media;
+pub(crate) mod messaging;
 pub(crate) mod nodes;
 pub(crate) mod rate_limits;
 pub(crate) mod secrets;
 pub(crate) mod settings;
 pub(crate) mod subscriptions;
+pub(crate) mod templates;
 pub(crate) mod world;

@@ -1,0 +1,46 @@
+-- The simulator's message templates and uploaded media.
+--
+-- A template's review is decided when it is created and takes effect later: `status` (and
+-- `reason`) hold from `decided_at_ms` on, `prior_status` (and `prior_reason`) before it, so the
+-- status read at any moment follows the clock without a job to flip it. `review_event_id` is
+-- the event announcing that decision, cancelled if another decision comes first.
+CREATE TABLE templates (
+    id               TEXT PRIMARY KEY,
+    waba_id          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    language         TEXT NOT NULL,
+    category         TEXT NOT NULL,
+    parameter_format TEXT NOT NULL,
+    components       TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    reason           TEXT,
+    decided_at_ms    BIGINT NOT NULL,
+    prior_status     TEXT NOT NULL,
+    prior_reason     TEXT,
+    review_event_id  TEXT,
+    quality_score    TEXT NOT NULL,
+    quality_at       BIGINT NOT NULL,
+    created_at_ms    BIGINT NOT NULL,
+    UNIQUE (waba_id, name, language)
+);
+
+-- WABAs whose built-in templates (Meta's `hello_world`) were put in place, once: a deleted
+-- built-in stays deleted.
+CREATE TABLE template_builtins (
+    waba_id TEXT PRIMARY KEY
+);
+
+-- Media metadata; the bytes are files under `<data_dir>/media/`. `url_token` is the random part
+-- of the current download URL, valid until `url_expires_at_ms`.
+CREATE TABLE media (
+    id                TEXT PRIMARY KEY,
+    phone_number_id   TEXT NOT NULL,
+    mime_type         TEXT NOT NULL,
+    sha256            TEXT NOT NULL,
+    file_size         BIGINT NOT NULL,
+    file_name         TEXT NOT NULL,
+    origin            TEXT NOT NULL,
+    url_token         TEXT,
+    url_expires_at_ms BIGINT,
+    created_at_ms     BIGINT NOT NULL
+);
