@@ -640,4 +640,28 @@ mod tests {
             .to_string();
         assert!(e.contains("secrets.key") && !e.contains("c2hvcnQ="), "{e}");
     }
+
+    #[test]
+    fn simulator_quirks_are_settings_checked_at_start() {
+        let cfg = ServeConfig::from_toml(
+            "[simulator.quirks]\nseed = 42\nduplicate_rate = 0.1\nout_of_order_rate = 0.05\n",
+        )
+        .unwrap();
+        let q = &cfg.simulator.quirks;
+        assert_eq!(q.seed, Some(42));
+        assert!(q.enabled() && q.duplicate_rate == 0.1 && q.read_without_delivered_rate == 0.0);
+        let keys = EnvKeys::of_default();
+        for var in [
+            "WABAHOOK_SIMULATOR__QUIRKS__SEED",
+            "WABAHOOK_SIMULATOR__QUIRKS__BATCH_RATE",
+        ] {
+            assert_eq!(keys.unknown_key(var), None, "{var}");
+        }
+        let e = ServeConfig::from_toml("[simulator.quirks]\nduplicate_rate = 2\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("simulator.quirks.duplicate_rate"), "{e}");
+        assert!(ServeConfig::from_toml("[simulator.quirks]\nduplicates = 0.1\n").is_err());
+    }
 }

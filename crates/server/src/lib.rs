@@ -140,8 +140,15 @@ struct Serving {
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     engine: Arc<Engine>,
+    outbox: OutboxSweep,
     delivery_enabled: bool,
     grace: Duration,
+}
+
+/// The simulator's outbox sweep: emits what a crashed node recorded and never emitted.
+struct OutboxSweep {
+    store: wabahook_store::DynStore,
+    after: Duration,
 }
 
 impl Application {
@@ -217,6 +224,10 @@ impl Application {
         )?;
         let mut api_config = cfg.api_config(admin_token_hash)?;
         api_config.client_identity = Some(identity.identity);
+        let outbox = OutboxSweep {
+            store: store.clone(),
+            after: Duration::from_millis(cfg.simulator.outbox_sweep_after_ms),
+        };
         let state = AppState::new(store, api_config, engine.clone())?;
         Ok(Application {
             info: Started {
@@ -236,6 +247,7 @@ impl Application {
                 tls,
                 router: wabahook_api::router(state),
                 engine,
+                outbox,
                 delivery_enabled: cfg.delivery.enabled,
                 grace: Duration::from_millis(cfg.shutdown_grace_ms),
             },
@@ -272,6 +284,13 @@ impl Application {
 impl Serving {
     async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Every node sweeps, delivering or not: accepting an event needs no workers.
+        let sweeper = tokio::spawn(wabahook_simulator::emit::run_sweeper(
+            self.outbox.store,
+            self.engine.clone(),
+            self.outbox.after,
+            stop_rx.clone(),
+        ));
         let workers = self
             .delivery_enabled
             .then(|| tokio::spawn(self.engine.run(stop_rx, self.grace)));
@@ -287,6 +306,7 @@ impl Serving {
         .await;
         // Workers stop claiming, then finish or leave to their leases what is in flight.
         let _ = stop_tx.send(true);
+        let _ = sweeper.await;
         if let Some(w) = workers {
             let _ = w.await;
         }

@@ -741,8 +741,14 @@ mod tests {
         let mut a = args();
         a.egress_guard = true;
         a.egress_allow = vec!["10.0.0.0/33".into()];
-        let e = egress_guard(&a).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with("--egress-allow \"10.0.0.0/33\" is not a CIDR"), "{e}");
+        let e = egress_guard(&a)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("--egress-allow \"10.0.0.0/33\" is not a CIDR"),
+            "{e}"
+        );
         a.egress_allow = vec!["10.0.0.0/8".into()];
         assert!(egress_guard(&a).is_ok_and(|g| g.is_some()));
         a.egress_guard = false;

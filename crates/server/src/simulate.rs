@@ -38,6 +38,10 @@ pub struct Common {
     /// The customer's business-scoped user id [default: derived from the number].
     #[arg(long)]
     user_id: Option<String>,
+    /// Leave the customer's phone number out of the webhook, as Meta does for a username user
+    /// it may not reveal (needs --username); the bot then knows them by their user id.
+    #[arg(long, requires = "username")]
+    hide_phone: bool,
     #[command(flatten)]
     target: Target,
 }
@@ -461,6 +465,7 @@ fn customer(c: &Common) -> Value {
         name: c.name.clone(),
         username: c.username.clone(),
         user_id: c.user_id.clone(),
+        share_phone: c.hide_phone.then_some(false),
     })
 }
 

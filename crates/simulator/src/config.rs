@@ -33,6 +33,9 @@ pub struct SimulatorConfig {
     pub media_max_bytes: u64,
     /// `[simulator.quirks]`: Meta's duplicates, reorderings and delays, opt-in and seeded.
     pub quirks: crate::quirks::QuirkConfig,
+    /// How old an emission still pending in the outbox must be before the sweep emits it: long
+    /// enough that the node recording it has had its chance, or it would be emitted twice.
+    pub outbox_sweep_after_ms: u64,
 }
 
 /// How long after the send each status happens, in milliseconds.
@@ -73,6 +76,7 @@ impl Default for SimulatorConfig {
             template_reject_pattern: "*reject*".into(),
             media_max_bytes: 100 * 1024 * 1024,
             quirks: crate::quirks::QuirkConfig::default(),
+            outbox_sweep_after_ms: 30_000,
         }
     }
 }

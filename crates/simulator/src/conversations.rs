@@ -8,7 +8,9 @@
 use base64::Engine as _;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use wabahook_store::{Customer, Direction, MessageRecord, Store, StoreResult};
+use wabahook_store::{
+    Customer, Direction, MessageRecord, NewEmission, PendingEmission, Store, StoreResult,
+};
 
 use crate::config::SimulatorConfig;
 
@@ -154,9 +156,13 @@ pub struct Inbound<'a> {
     pub at_ms: i64,
 }
 
-/// Records an inbound message in its conversation and opens the customer service window, in
-/// one store operation.
-pub async fn record_inbound(store: &dyn Store, m: &Inbound<'_>) -> StoreResult<()> {
+/// Records an inbound message in its conversation and opens the customer service window, with
+/// `emissions` (its webhook) in the outbox, in one store operation.
+pub async fn record_inbound(
+    store: &dyn Store,
+    m: &Inbound<'_>,
+    emissions: &[NewEmission],
+) -> StoreResult<Vec<PendingEmission>> {
     store
         .record_message(
             &MessageRecord {
@@ -171,6 +177,7 @@ pub async fn record_inbound(store: &dyn Store, m: &Inbound<'_>) -> StoreResult<(
                 created_at_ms: m.at_ms,
             },
             &[],
+            emissions,
         )
         .await
 }

@@ -19,10 +19,10 @@ use wabahook_receiver::fields::messages::{
     SystemType, Text, WelcomeMessage,
 };
 use wabahook_receiver::NumericString;
-use wabahook_store::{Direction, Store, StoreError};
+use wabahook_store::{Direction, NewEmission, PendingEmission, Store, StoreError};
 
 use crate::conversations;
-use crate::emit::{emit, Emission};
+use crate::emit::{emit, emit_recorded, Emission};
 use crate::media::{MediaConfig, MediaError};
 
 /// Why an inbound message was refused; nothing was stored.
@@ -59,6 +59,9 @@ pub struct Customer {
     pub username: Option<String>,
     /// Business-scoped user id, e.g. `US.13491208655302741918`.
     pub user_id: String,
+    /// Whether Meta may show the business the phone number. A user with a username who has not
+    /// been in touch with this number for 30 days is known by `user_id` alone.
+    pub share_phone: bool,
 }
 
 /// The customer as a request gives them: only `wa_id` is required.
@@ -72,6 +75,10 @@ pub struct CustomerIn {
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// `false`: the webhook leaves the phone number out (needs a username), as Meta does for
+    /// username users it may not reveal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_phone: Option<bool>,
 }
 
 impl CustomerIn {
@@ -113,11 +120,18 @@ impl CustomerIn {
                 |k| k.user_id.clone(),
             ),
         };
+        let share_phone = self.share_phone.unwrap_or(true);
+        if !share_phone && username.is_none() {
+            return Err(invalid(
+                "from.share_phone false needs from.username: Meta hides only the numbers of username users",
+            ));
+        }
         Ok(Customer {
             wa_id,
             name,
             username,
             user_id,
+            share_phone,
         })
     }
 }
@@ -706,8 +720,9 @@ pub struct InboundMessage {
 /// The `messages` value Meta sends for `m`; `media` is where its file was stored, if any.
 pub fn value(m: &InboundMessage, media: Option<&StoredMedia>) -> MessagesValue {
     let c = &m.customer;
+    let phone = c.share_phone.then(|| NumericString::from(c.wa_id.clone()));
     let mut msg = Message {
-        from: Some(NumericString::from(c.wa_id.clone())),
+        from: phone.clone(),
         from_user_id: Some(c.user_id.clone()),
         id: Some(m.message_id.clone()),
         timestamp: Some(NumericString::from(m.timestamp.to_string())),
@@ -792,15 +807,30 @@ pub fn value(m: &InboundMessage, media: Option<&StoredMedia>) -> MessagesValue {
             // derived like any other from the new number.
             with_contacts = false;
             let new_user_id = conversations::bsuid(&m.business_id, new_wa_id);
+            // When the number may be shared Meta reports it (`user_changed_number`); otherwise
+            // only the BSUID change (`user_changed_user_id`).
+            let (body, wa_id, kind) = if c.share_phone {
+                (
+                    format!("User {} changed from {} to {new_wa_id}", c.name, c.wa_id),
+                    Some(NumericString::from(new_wa_id.clone())),
+                    SystemType::UserChangedNumber,
+                )
+            } else {
+                (
+                    format!(
+                        "User {} changed from {} to {new_user_id}",
+                        c.name, c.user_id
+                    ),
+                    None,
+                    SystemType::UserChangedUserId,
+                )
+            };
             msg.system = Some(System {
-                body: Some(format!(
-                    "User {} changed from {} to {new_wa_id}",
-                    c.name, c.wa_id
-                )),
-                wa_id: Some(NumericString::from(new_wa_id.clone())),
+                body: Some(body),
+                wa_id,
                 user_id: Some(new_user_id),
                 previous_user_id: Some(c.user_id.clone()),
-                kind: Some(SystemType::UserChangedNumber),
+                kind: Some(kind),
                 ..System::default()
             });
             MessageType::System
@@ -815,7 +845,7 @@ pub fn value(m: &InboundMessage, media: Option<&StoredMedia>) -> MessagesValue {
                 username: c.username.clone(),
                 ..Profile::default()
             }),
-            wa_id: Some(NumericString::from(c.wa_id.clone())),
+            wa_id: phone.clone(),
             user_id: Some(c.user_id.clone()),
             ..Contact::default()
         }]
@@ -845,6 +875,9 @@ pub struct Inbound {
     pub context: Option<String>,
     /// The Click to WhatsApp ad it came from: what is given, the rest filled in.
     pub referral: Option<Value>,
+    /// Where this server answers media downloads (`http://host/whatsapp_business/attachments/`):
+    /// with it, a media message carries a `url` the bot can download right away, as Meta's do.
+    pub media_url_base: Option<String>,
 }
 
 /// What became of an inbound message.
@@ -935,10 +968,22 @@ pub async fn receive(
                 now_ms,
             )
             .await?;
+            // Meta's webhooks carry a download URL (valid five minutes) besides the id.
+            let url = match &inbound.media_url_base {
+                Some(base) => {
+                    let l = crate::media::lookup(store, &m.id, now_ms).await?;
+                    Some(format!(
+                        "{base}?mid={}&hash={}",
+                        l.id,
+                        l.url_token.as_deref().unwrap_or_default()
+                    ))
+                }
+                None => None,
+            };
             Some(StoredMedia {
                 id: m.id,
                 sha256: m.sha256,
-                url: None,
+                url,
             })
         }
         _ => None,
@@ -946,19 +991,33 @@ pub async fn receive(
     let value = value(&message, stored.as_ref());
     let value_json = serde_json::to_string(&value)
         .map_err(|e| invalid(format!("the webhook value cannot be written: {e}")))?;
-    record(store, &waba, &message, &value, now_ms).await?;
-    let accepted = emit(
-        store,
-        engine,
-        &Emission {
-            waba_id: &waba.id,
-            phone_number_id: Some(&phone.id),
-            field: "messages",
-            value_json: &value_json,
-            at_ms: now_ms,
-        },
-    )
-    .await?;
+    let emission = NewEmission {
+        waba_id: waba.id.clone(),
+        phone_number_id: Some(phone.id.clone()),
+        field: "messages".into(),
+        value_json,
+        at_ms: now_ms,
+    };
+    let accepted = match record(store, &waba, &message, &value, &emission, now_ms).await? {
+        // Recorded with its webhook in the outbox: should the node stop before the event is
+        // accepted, the sweep emits it.
+        Some(pending) => emit_recorded(store, engine, &pending).await?.pop(),
+        None => Some(
+            emit(
+                store,
+                engine,
+                &Emission {
+                    waba_id: &emission.waba_id,
+                    phone_number_id: emission.phone_number_id.as_deref(),
+                    field: &emission.field,
+                    value_json: &emission.value_json,
+                    at_ms: emission.at_ms,
+                },
+            )
+            .await?,
+        ),
+    }
+    .ok_or_else(|| invalid("the message's webhook was not recorded"))?;
     Ok(Received {
         message_id: message.message_id,
         event_id: accepted.event.id,
@@ -985,16 +1044,18 @@ async fn sender_of(
     }
 }
 
-/// Records the message in its conversation (which opens the customer service window) and who
-/// the customer is. A number change is no message of the customer's: it only teaches the
-/// business the customer's new identity.
+/// Records the message in its conversation (which opens the customer service window) with its
+/// webhook in the outbox, in one store operation, and who the customer is; returns the pending
+/// webhook. A number change is no message of the customer's: it only teaches the business the
+/// customer's new identity, and its webhook is the caller's to emit (`None`).
 async fn record(
     store: &dyn Store,
     waba: &wabahook_store::Waba,
     m: &InboundMessage,
     value: &MessagesValue,
+    emission: &NewEmission,
     now_ms: i64,
-) -> Result<(), InboundError> {
+) -> Result<Option<Vec<PendingEmission>>, InboundError> {
     let c = &m.customer;
     let mut who = wabahook_store::Customer {
         business_id: waba.business_id.clone(),
@@ -1015,7 +1076,7 @@ async fn record(
             .and_then(|s| s.user_id.clone())
             .unwrap_or_else(|| conversations::bsuid(&waba.business_id, new_wa_id));
         store.put_customer(&who).await?;
-        return Ok(());
+        return Ok(None);
     }
     store.put_customer(&who).await?;
     let msg = value.messages.as_ref().and_then(|ms| ms.first());
@@ -1024,7 +1085,7 @@ async fn record(
         .transpose()
         .map_err(|e| invalid(format!("the message cannot be written: {e}")))?
         .unwrap_or_default();
-    conversations::record_inbound(
+    let pending = conversations::record_inbound(
         store,
         &conversations::Inbound {
             wamid: &m.message_id,
@@ -1035,9 +1096,10 @@ async fn record(
             payload_json: &payload_json,
             at_ms: now_ms,
         },
+        std::slice::from_ref(emission),
     )
     .await?;
-    Ok(())
+    Ok(Some(pending))
 }
 
 /// The payload attribute of `kind` in a request object, and whether any other attribute is
@@ -1066,7 +1128,7 @@ mod tests {
             wa_id: "16505551234".into(),
             name: Some("Ana".into()),
             username: Some("ana.b".into()),
-            user_id: None,
+            ..CustomerIn::default()
         }
         .resolve("1000000000000001", None)
         .unwrap()
@@ -1151,7 +1213,7 @@ mod tests {
             let media = matches!(m.content, Content::Media(_)).then(|| StoredMedia {
                 id: "1037543291543636".into(),
                 sha256: crate::media::sha256(b"x"),
-                url: None,
+                url: Some("http://127.0.0.1:8080/whatsapp_business/attachments/?mid=1037543291543636&hash=h".into()),
             });
             let text = serde_json::to_string(&value(&m, media.as_ref())).unwrap();
             let raw: Value = serde_json::from_str(&text).unwrap();
@@ -1191,6 +1253,41 @@ mod tests {
                 assert_eq!(v.contact_for(msg), Some(c), "{kind}");
             }
         }
+    }
+
+    #[test]
+    fn a_username_user_may_come_without_a_phone_number() {
+        let hidden = CustomerIn {
+            wa_id: "16505551234".into(),
+            username: Some("ana.b".into()),
+            share_phone: Some(false),
+            ..CustomerIn::default()
+        };
+        let mut m = message(
+            Content::parse("text", Some(&json!({"body": "Hi"}))).unwrap(),
+            false,
+        );
+        m.customer = hidden.resolve("1000000000000001", None).unwrap();
+        let raw = serde_json::to_value(value(&m, None)).unwrap();
+        assert!(FieldValue::parse("messages", raw.clone()).is_typed());
+        assert!(raw["messages"][0].get("from").is_none(), "{raw}");
+        assert!(raw["contacts"][0].get("wa_id").is_none(), "{raw}");
+        assert_eq!(
+            raw["messages"][0]["from_user_id"],
+            raw["contacts"][0]["user_id"]
+        );
+        // Their number change reports only the new BSUID.
+        m.content = Content::ChangedNumber("16505559999".into());
+        let raw = serde_json::to_value(value(&m, None)).unwrap();
+        let s = &raw["messages"][0]["system"];
+        assert_eq!(s["type"], "user_changed_user_id");
+        assert!(s.get("wa_id").is_none() && !s["body"].as_str().unwrap().contains("1650555"));
+        // Meta hides only the numbers of username users.
+        let no_username = CustomerIn {
+            username: None,
+            ..hidden
+        };
+        assert!(no_username.resolve("1", None).is_err());
     }
 
     #[test]

@@ -200,9 +200,6 @@ pub fn mark_billing(plan: &mut [PlannedStatus]) {
     }
 }
 
-/// A transformation of the plan (Meta's quirks), applied before the plan is stored.
-pub type PlanShaper = dyn Fn(&mut Vec<PlannedStatus>, &mut dyn rand::RngCore) + Send + Sync;
-
 /// Who the message went to, as the statuses name them.
 #[derive(Debug, Clone)]
 pub struct Recipient {

@@ -12,12 +12,12 @@ use std::sync::Mutex;
 use serde_json::{json, Map, Value};
 use wabahook_delivery::Engine;
 use wabahook_store::{
-    Direction, MessageRecord, PhoneNumber, StatusRecord, Store, StoreError, Waba,
+    Direction, MessageRecord, NewEmission, PhoneNumber, StatusRecord, Store, StoreError, Waba,
 };
 
 use crate::config::SimulatorConfig;
 use crate::conversations;
-use crate::emit::{emit, Emission};
+use crate::emit::emit_now_or_later;
 use crate::lifecycle::{
     self, About, PlanInput, PlanKind, PricingInfo, Recipient, Sender, StatusError,
 };
@@ -1001,22 +1001,6 @@ impl Simulator {
                 error_code: s.error.as_ref().map(|e| e.code),
             })
             .collect();
-        store
-            .record_message(
-                &MessageRecord {
-                    wamid: wamid.clone(),
-                    phone_number_id: number.id.clone(),
-                    waba_id: waba.id.clone(),
-                    wa_id: wa_id.clone(),
-                    user_id: customer.user_id.clone(),
-                    direction: Direction::Outbound,
-                    kind: req.kind.clone(),
-                    payload_json: payload.to_string(),
-                    created_at_ms: now_ms,
-                },
-                &statuses,
-            )
-            .await?;
         let recipient = Recipient {
             wa_id: Some(wa_id.clone()),
             user_id: customer.user_id.clone(),
@@ -1037,22 +1021,38 @@ impl Simulator {
             display_phone_number: &number.display_phone_number,
             phone_number_id: &number.id,
         };
-        for s in &plan {
-            let value = lifecycle::status_value(&sender, &about, s);
-            emit(
-                store,
-                engine,
-                &Emission {
-                    waba_id: &waba.id,
-                    phone_number_id: Some(&number.id),
-                    field: "messages",
-                    value_json: &value,
-                    at_ms: s.at_ms,
+        // Each status's webhook is written with the message, so that a crash before they are
+        // emitted loses none of them: the outbox's sweep emits what is left.
+        let emissions: Vec<NewEmission> = plan
+            .iter()
+            .map(|s| NewEmission {
+                waba_id: waba.id.clone(),
+                phone_number_id: Some(number.id.clone()),
+                field: "messages".into(),
+                value_json: lifecycle::status_value(&sender, &about, s),
+                at_ms: s.at_ms,
+            })
+            .collect();
+        let recorded = store
+            .record_message(
+                &MessageRecord {
+                    wamid: wamid.clone(),
+                    phone_number_id: number.id.clone(),
+                    waba_id: waba.id.clone(),
+                    wa_id: wa_id.clone(),
+                    user_id: customer.user_id.clone(),
+                    direction: Direction::Outbound,
+                    kind: req.kind.clone(),
+                    payload_json: payload.to_string(),
+                    created_at_ms: now_ms,
                 },
+                &statuses,
+                &emissions,
             )
-            .await
-            .map_err(SendError::internal)?;
-        }
+            .await?;
+        // The statuses are durable from here: one not emitted now is the sweep's, so the send
+        // is answered either way.
+        emit_now_or_later(store, engine, &recorded).await;
         let mut contact = Map::new();
         contact.insert("input".into(), json!(input));
         if sent_to_phone {

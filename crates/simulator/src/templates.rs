@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 use wabahook_delivery::routing::AcceptError;
 use wabahook_delivery::Engine;
-use wabahook_store::{Store, StoreError, Template};
+use wabahook_store::{NewEmission, Store, StoreError, Template};
 
-use crate::emit::{emit, Emission};
+use crate::emit::{emit, emit_now_or_later, Emission};
 
 /// Meta's `hello_world`, present and approved on every WABA.
 pub const HELLO_WORLD: &str = "hello_world";
@@ -708,26 +708,25 @@ pub async fn review(
     t.reason = reason.clone().filter(|_| status == "REJECTED");
     t.decided_at_ms = now_ms;
     t.review_event_id = None;
-    if !store
-        .update_template(&t, pending_event.as_deref(), now_ms)
-        .await?
-    {
-        return Err(TemplateError::NotFound(id.to_string()));
-    }
     let value = status_update_value(&t, &status, reason.as_deref(), now_ms);
-    emit(
-        store,
-        engine,
-        &Emission {
-            waba_id: &t.waba_id,
-            phone_number_id: None,
-            field: "message_template_status_update",
-            value_json: &value.to_string(),
-            at_ms: now_ms,
-        },
-    )
-    .await?;
+    let update = outbox_emission(&t, "message_template_status_update", &value, now_ms);
+    let recorded = store
+        .update_template_emitting(&t, pending_event.as_deref(), now_ms, &[update])
+        .await?
+        .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
+    emit_now_or_later(store, engine, &recorded).await;
     Ok(t)
+}
+
+/// An event about `t` for the outbox, written with the change that causes it.
+fn outbox_emission(t: &Template, field: &str, value: &Value, at_ms: i64) -> NewEmission {
+    NewEmission {
+        waba_id: t.waba_id.clone(),
+        phone_number_id: None,
+        field: field.into(),
+        value_json: value.to_string(),
+        at_ms,
+    }
 }
 
 /// Sets template `id`'s quality score and emits `message_template_quality_update`.
@@ -751,9 +750,6 @@ pub async fn set_quality(
     let now_ms = engine.clock().now_ms();
     let previous = std::mem::replace(&mut t.quality_score, score.clone());
     t.quality_at = now_ms.div_euclid(1000);
-    if !store.update_template(&t, None, now_ms).await? {
-        return Err(TemplateError::NotFound(id.to_string()));
-    }
     let value = json!({
         "previous_quality_score": previous,
         "new_quality_score": score,
@@ -761,18 +757,12 @@ pub async fn set_quality(
         "message_template_name": t.name,
         "message_template_language": t.language,
     });
-    emit(
-        store,
-        engine,
-        &Emission {
-            waba_id: &t.waba_id,
-            phone_number_id: None,
-            field: "message_template_quality_update",
-            value_json: &value.to_string(),
-            at_ms: now_ms,
-        },
-    )
-    .await?;
+    let update = outbox_emission(&t, "message_template_quality_update", &value, now_ms);
+    let recorded = store
+        .update_template_emitting(&t, None, now_ms, &[update])
+        .await?
+        .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
+    emit_now_or_later(store, engine, &recorded).await;
     Ok(t)
 }
 
@@ -790,9 +780,6 @@ pub async fn set_category(
         .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
     let now_ms = engine.clock().now_ms();
     let previous = std::mem::replace(&mut t.category, category.clone());
-    if !store.update_template(&t, None, now_ms).await? {
-        return Err(TemplateError::NotFound(id.to_string()));
-    }
     let value = json!({
         "message_template_id": id_number(&t),
         "message_template_name": t.name,
@@ -800,18 +787,12 @@ pub async fn set_category(
         "previous_category": previous,
         "new_category": category,
     });
-    emit(
-        store,
-        engine,
-        &Emission {
-            waba_id: &t.waba_id,
-            phone_number_id: None,
-            field: "template_category_update",
-            value_json: &value.to_string(),
-            at_ms: now_ms,
-        },
-    )
-    .await?;
+    let update = outbox_emission(&t, "template_category_update", &value, now_ms);
+    let recorded = store
+        .update_template_emitting(&t, None, now_ms, &[update])
+        .await?
+        .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
+    emit_now_or_later(store, engine, &recorded).await;
     Ok(t)
 }
 
@@ -866,10 +847,74 @@ pub async fn edit(
     {
         return Err(TemplateError::NotFound(id.to_string()));
     }
+    if components.is_some() {
+        emit(
+            store,
+            engine,
+            &Emission {
+                waba_id: &t.waba_id,
+                phone_number_id: None,
+                field: "message_template_components_update",
+                value_json: &components_update_value(&t).to_string(),
+                at_ms: now_ms,
+            },
+        )
+        .await?;
+    }
     let event = emit_status(store, engine, &t, t.decided_at_ms).await?;
     t.review_event_id = Some(event);
     store.update_template(&t, None, now_ms).await?;
     Ok(t)
+}
+
+/// The value of `message_template_components_update` for `t`'s components, in Meta's shape.
+pub fn components_update_value(t: &Template) -> Value {
+    let components: Vec<Value> = serde_json::from_str(&t.components).unwrap_or_default();
+    let of = |kind: &str| {
+        components
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    };
+    let text = |kind: &str| of(kind).and_then(|c| c.get("text")).cloned();
+    let mut v = Map::new();
+    v.insert("message_template_id".into(), id_number(t));
+    v.insert("message_template_name".into(), json!(t.name));
+    v.insert("message_template_language".into(), json!(t.language));
+    if let Some(title) = text("HEADER") {
+        v.insert("message_template_title".into(), title);
+    }
+    if let Some(body) = text("BODY") {
+        v.insert("message_template_element".into(), body);
+    }
+    if let Some(footer) = text("FOOTER") {
+        v.insert("message_template_footer".into(), footer);
+    }
+    let buttons: Vec<Value> = of("BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|b| {
+                    let mut out = Map::new();
+                    for (from, to) in [
+                        ("type", "message_template_button_type"),
+                        ("text", "message_template_button_text"),
+                        ("url", "message_template_button_url"),
+                        ("phone_number", "message_template_button_phone_number"),
+                    ] {
+                        if let Some(x) = b.get(from) {
+                            out.insert(to.into(), x.clone());
+                        }
+                    }
+                    Value::Object(out)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !buttons.is_empty() {
+        v.insert("message_template_buttons".into(), Value::Array(buttons));
+    }
+    Value::Object(v)
 }
 
 // ---- sending ----------------------------------------------------------------------------------
@@ -1532,5 +1577,25 @@ mod tests {
         assert!(typed.extra.is_empty(), "{v}");
         let v = status_update_value(&t, "APPROVED", None, 0);
         assert_eq!(v["reason"], "NONE");
+
+        t.components = json!([
+            {"type": "HEADER", "format": "TEXT", "text": "Your order is confirmed!"},
+            {"type": "BODY", "text": "Thank you, {{1}}!"},
+            {"type": "FOOTER", "text": "Lucky Shrub"},
+            {"type": "BUTTONS", "buttons": [{"type": "PHONE_NUMBER", "text": "Call", "phone_number": "+15550783881"}]}
+        ])
+        .to_string();
+        let v = components_update_value(&t);
+        let typed: wabahook_receiver::fields::templates::MessageTemplateComponentsUpdateValue =
+            serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(
+            typed.message_template_footer.as_deref(),
+            Some("Lucky Shrub")
+        );
+        assert!(typed.extra.is_empty(), "{v}");
+        assert!(
+            typed.message_template_buttons.unwrap()[0].extra.is_empty(),
+            "{v}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Persistent state of wabahook, by concern: [`WorldStore`], [`SubscriptionStore`],
 //! [`RateLimitStore`], [`EventLog`], [`DeliveryQueue`], [`NodeRegistry`], [`SettingsStore`],
-//! [`SecretStore`] and the simulator's [`TemplateStore`] and [`MediaStore`] (among others), all
-//! of them supertraits of [`Store`]. App secrets are sealed on write and
-//! opened on read once a keyring is given ([`SecretStore::use_keyring`]).
+//! [`SecretStore`] and the simulator's [`TemplateStore`], [`MediaStore`] and [`Outbox`] (among
+//! others), all of them supertraits of [`Store`]. App secrets are sealed on write and opened on
+//! read once a keyring is given ([`SecretStore::use_keyring`]).
 //!
 //! Callers (the API, the delivery engine, the CLI) only ever see `Arc<dyn Store>` and import the
 //! traits with `use wabahook_store::prelude::*`; the backend is picked once at start-up from the
@@ -35,6 +35,7 @@ pub use concerns::messaging::{
     MessageWithStatuses, MessagingStore, StatusRecord,
 };
 pub use concerns::nodes::NodeRegistry;
+pub use concerns::outbox::{NewEmission, Outbox, PendingEmission};
 pub use concerns::rate_limits::RateLimitStore;
 pub use concerns::secrets::{Resealed, SecretStore};
 pub use concerns::settings::SettingsStore;
@@ -60,6 +61,7 @@ pub trait Store:
     + TemplateStore
     + MediaStore
     + MessagingStore
+    + Outbox
     + Send
     + Sync
     + 'static
@@ -78,6 +80,7 @@ impl<T> Store for T where
         + TemplateStore
         + MediaStore
         + MessagingStore
+        + Outbox
         + Send
         + Sync
         + 'static
@@ -87,7 +90,7 @@ impl<T> Store for T where
 /// The traits a caller needs in scope to call the store's methods (on `Arc<dyn Store>` too).
 pub mod prelude {
     pub use crate::{
-        DeliveryQueue, EventLog, MediaStore, MessagingStore, NodeRegistry, RateLimitStore,
+        DeliveryQueue, EventLog, MediaStore, MessagingStore, NodeRegistry, Outbox, RateLimitStore,
         SecretStore, SettingsStore, Store, SubscriptionStore, TemplateStore, WorldStore,
     };
 }

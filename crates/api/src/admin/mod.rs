@@ -138,29 +138,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
     type Rejection = AdminError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminError> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-            if !ct.starts_with("application/json") {
-                return Err(AdminError::Invalid(
-                    "the request body must be JSON (Content-Type: application/json)".into(),
-                ));
-            }
-        }
-        let limit = state.config.max_body_bytes;
-        let mut bytes: Bytes = crate::body::read_limited(req.into_body(), limit)
+        read_json(req, state.config.max_body_bytes)
             .await
-            .map_err(|e| match e {
-                crate::body::BodyError::TooLarge => AdminError::TooLarge(limit),
-                crate::body::BodyError::Unreadable(e) => {
-                    AdminError::Invalid(format!("the request body could not be read: {e}"))
-                }
-            })?;
-        // No body at all reads as `null`: an `Option` of a request type is then optional.
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            bytes = Bytes::from_static(b"null");
-        }
-        serde_json::from_slice(&bytes)
             .map(AdminJson)
-            .map_err(|e| AdminError::Invalid(format!("invalid request body: {e}")))
     }
+}
+
+/// A JSON request body of at most `limit` bytes, with the admin API's own errors.
+pub async fn read_json<T: DeserializeOwned>(req: Request, limit: usize) -> Result<T, AdminError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        if !ct.starts_with("application/json") {
+            return Err(AdminError::Invalid(
+                "the request body must be JSON (Content-Type: application/json)".into(),
+            ));
+        }
+    }
+    let mut bytes: Bytes = crate::body::read_limited(req.into_body(), limit)
+        .await
+        .map_err(|e| match e {
+            crate::body::BodyError::TooLarge => AdminError::TooLarge(limit),
+            crate::body::BodyError::Unreadable(e) => {
+                AdminError::Invalid(format!("the request body could not be read: {e}"))
+            }
+        })?;
+    // No body at all reads as `null`: an `Option` of a request type is then optional.
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        bytes = Bytes::from_static(b"null");
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| AdminError::Invalid(format!("invalid request body: {e}")))
 }

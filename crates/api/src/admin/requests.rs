@@ -258,6 +258,7 @@ impl TryFrom<SimulateInbound> for wabahook_simulator::inbound::Inbound {
             content: Content::parse(&r.kind, payload)?,
             context: r.context.map(|c| c.message_id),
             referral: r.referral,
+            media_url_base: None,
         })
     }
 }

@@ -30,6 +30,8 @@ use wabahook_store::{Token, Waba};
 
 pub use auth::Caller;
 pub use error::GraphError;
+/// Where media downloads are answered; inbound media webhooks carry URLs under it too.
+pub(crate) use media::DOWNLOAD_PATH as MEDIA_DOWNLOAD_PATH;
 pub use params::Params;
 
 use crate::config::ApiVersion;

@@ -20,6 +20,7 @@ mod media;
 mod messaging;
 mod mtls;
 mod nodes;
+mod outbox;
 mod permissions;
 mod phone_numbers;
 mod rate_limits;

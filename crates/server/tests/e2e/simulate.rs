@@ -151,6 +151,36 @@ async fn an_inbound_text_reaches_the_bot_in_metas_shape() {
 }
 
 #[tokio::test]
+async fn a_username_user_without_a_shared_number_is_answered_by_user_id() {
+    let (ctx, w, rx) = start().await;
+    let id = inbound(
+        &ctx,
+        json!({"phone_number_id": w.phone_id, "from": {"wa_id": CUSTOMER, "username": "ana.b", "share_phone": false},
+               "type": "text", "text": {"body": "Hi"}}),
+    )
+    .await;
+    let (m, v) = wait_message(&rx, &id).await;
+    assert!(m.from.is_none(), "{m:?}");
+    let c = v.contact_for(&m).unwrap();
+    assert!(c.wa_id.is_none());
+    let user_id = m.from_user_id.clone().unwrap();
+    // The bot answers the only id it has: the BSUID, as `recipient`.
+    let r = ctx
+        .graph_json(
+            "POST",
+            &format!("/v23.0/{}/messages", w.phone_id),
+            Some(&w.token),
+            json!({"messaging_product": "whatsapp", "recipient": user_id, "type": "text", "text": {"body": "Hello!"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["contacts"][0]["user_id"], user_id.as_str());
+    let sent = r.body["messages"][0]["id"].as_str().unwrap();
+    let s = statuses_of(&ctx, &w, sent).await;
+    assert_eq!(s[0], ("sent".to_string(), None));
+}
+
+#[tokio::test]
 async fn bad_inbound_requests_are_refused_and_store_nothing() {
     let (ctx, w, rx) = start().await;
     let r = ctx
@@ -193,7 +223,8 @@ async fn bad_inbound_requests_are_refused_and_store_nothing() {
 #[tokio::test]
 async fn an_inbound_image_is_downloaded_by_the_bot_with_its_token() {
     let (ctx, w, rx) = start().await;
-    let bytes: Vec<u8> = (0..2048u32).map(|i| (i * 7 % 251) as u8).collect();
+    // Larger than the admin API's usual body limit (1 MiB) once in base64: media may be.
+    let bytes: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let id = inbound(
         &ctx,
         json!({"phone_number_id": w.phone_id, "from": {"wa_id": CUSTOMER}, "type": "image",
@@ -208,6 +239,19 @@ async fn an_inbound_image_is_downloaded_by_the_bot_with_its_token() {
     assert_eq!(img.caption.as_deref(), Some("It arrived damaged"));
     assert_eq!(img.mime_type.as_deref(), Some("image/jpeg"));
     let media_id = img.id.as_deref().unwrap().to_string();
+
+    // The webhook's own URL downloads the file with the token, as Meta's does.
+    let direct = img.url.as_deref().expect("a download url");
+    assert!(direct.starts_with(&ctx.base), "{direct}");
+    let got = ctx
+        .http
+        .get(direct)
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
     // As a bot does: look the media up, then download the URL with the token.
     let r = ctx
@@ -549,4 +593,43 @@ fn statuses_at(posts: &[Post], wamid: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn batched_statuses_arrive_in_one_post() {
+    let ctx = Ctx::start_with(|cfg| {
+        fast(cfg);
+        cfg.simulator.quirks.seed = Some(3);
+        cfg.simulator.quirks.batch_rate = 1.0;
+    })
+    .await;
+    let w = ctx.world(true).await;
+    let rx = Receiver::start().await;
+    w.subscribe(&ctx, &rx.url("/hook"), "messages").await;
+    inbound(
+        &ctx,
+        json!({"phone_number_id": w.phone_id, "from": {"wa_id": CUSTOMER}, "type": "text", "text": {"body": "hi"}}),
+    )
+    .await;
+    let id = send(
+        &ctx,
+        &w,
+        json!({"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "hello"}}),
+    )
+    .await;
+    for _ in 0..400 {
+        let posts = rx.posts();
+        if statuses_at(&posts, &id).len() >= 3 {
+            // Two of the three statuses were due at the same moment: one POST carries both.
+            let most = posts
+                .iter()
+                .map(|p| statuses_at(std::slice::from_ref(p), &id).len())
+                .max()
+                .unwrap_or(0);
+            assert_eq!(most, 2, "{:?}", statuses_at(&posts, &id));
+            return;
+        }
+        rx.wait_for_post(Duration::from_millis(50)).await;
+    }
+    panic!("statuses missing: {:?}", statuses_at(&rx.posts(), &id));
 }

@@ -5,7 +5,10 @@ that sends what pywa addresses to graph.facebook.com to the sandbox). pywa obtai
 token, registers its callback (the sandbox performs the verification handshake against pywa's
 own server), and validates every update's signature with the app secret.
 
-Every update a handler receives is printed as one JSON line on stdout for the test to read.
+Every update a handler receives is printed as one JSON line on stdout for the test to read. The
+test makes the bot send through pywa's own client with JSON lines on stdin (`{"op": "text"}`,
+`"template"` or `"buttons"`); each answer is printed as a `sent` line with the message's id, or
+an `error` line with what pywa raised.
 
 Usage: pywa_bot.py GRAPH_BASE PHONE_ID TOKEN WABA_ID APP_ID APP_SECRET VERIFY_TOKEN
 """
@@ -18,6 +21,7 @@ import threading
 
 import httpx
 from pywa import WhatsApp, types
+from pywa.types.templates import TemplateLanguage
 
 graph_base, phone_id, token, waba_id, app_id, app_secret, verify_token = sys.argv[1:8]
 
@@ -84,6 +88,19 @@ def on_message(_: WhatsApp, msg: types.Message) -> None:
     )
 
 
+@wa.on_callback_button
+def on_button(_: WhatsApp, btn: types.CallbackButton) -> None:
+    emit(
+        "callback_button",
+        id=btn.id,
+        type=str(btn.type),
+        data=btn.data,
+        title=btn.title,
+        reply_to=btn.reply_to_message.message_id if btn.reply_to_message else None,
+        from_wa_id=btn.from_user.wa_id,
+    )
+
+
 @wa.on_message_status
 def on_status(_: WhatsApp, status: types.MessageStatus) -> None:
     emit(
@@ -91,7 +108,44 @@ def on_status(_: WhatsApp, status: types.MessageStatus) -> None:
         id=status.id,
         status=str(status.status),
         to_wa_id=status.from_user.wa_id,
+        tracker=status.tracker,
     )
+
+
+def send(cmd: dict) -> types.SentMessage:
+    op = cmd["op"]
+    if op == "text":
+        return wa.send_message(to=cmd["to"], text=cmd["text"], tracker=cmd.get("tracker"))
+    if op == "template":
+        return wa.send_template(
+            to=cmd["to"],
+            name=cmd["name"],
+            language=TemplateLanguage(cmd["language"]),
+            tracker=cmd.get("tracker"),
+        )
+    if op == "buttons":
+        return wa.send_message(
+            to=cmd["to"],
+            text=cmd["text"],
+            buttons=[types.Button(title=t, callback_data=d) for d, t in cmd["buttons"]],
+        )
+    raise ValueError(f"unknown op {op!r}")
+
+
+def serve_commands() -> None:
+    # A command that fails is reported, not fatal: the test decides what a failure means.
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cmd = json.loads(line)
+        try:
+            sent = send(cmd)
+            emit("sent", op=cmd["op"], id=sent.id, to=sent.to)
+        except Exception as e:  # noqa: BLE001
+            emit("error", op=cmd["op"], error=repr(e))
+
+
+threading.Thread(target=serve_commands, daemon=True).start()
 
 
 @wa.on_template_status_update

@@ -51,3 +51,23 @@ CREATE TABLE failing_recipients (
     code          INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- The outbox: what the simulator is to emit as events, written in the same transaction as the
+-- change that causes it (a message and its statuses, a review decision), then marked with the
+-- event `accept` stored for it. A crash in between leaves it pending, and a sweep emits it:
+-- nothing the API acknowledged is lost (at least once). `refused` says why an emission can no
+-- longer become an event (its WABA is gone), so that it is not tried again.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    waba_id         TEXT NOT NULL,
+    phone_number_id TEXT,
+    field           TEXT NOT NULL,
+    value_json      TEXT NOT NULL,
+    -- When it happens: its deliveries are due then.
+    at_ms           INTEGER NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    event_id        TEXT,
+    refused         TEXT
+);
+CREATE INDEX outbox_pending ON outbox(created_at_ms, id)
+    WHERE event_id IS NULL AND refused IS NULL;

@@ -1,6 +1,6 @@
 //! The messaging simulator's conversations (migration 0006): messages both ways with their
-//! statuses, the customer service window per (business number, customer), the customers'
-//! identities, and recipients made to fail.
+//! statuses (and, in the outbox, the events they become), the customer service window per
+//! (business number, customer), the customers' identities, and recipients made to fail.
 //!
 //! Statuses are stored when the message is sent, each dated when it happens; the current
 //! status is the latest one whose time has come, so nothing needs updating later and a restart
@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 
 use crate::backend::Backend;
+use crate::concerns::outbox::{self, NewEmission, PendingEmission};
 use crate::sql::{args, Columns, Sql};
 use crate::StoreResult;
 
@@ -103,13 +104,16 @@ pub struct ConversationFilter<'a> {
 
 #[async_trait]
 pub trait MessagingStore: Send + Sync {
-    /// Records a message with its planned statuses in one transaction. An inbound message also
-    /// opens (or extends) the customer service window of its (business number, customer).
+    /// Records a message with its planned statuses and the events they are to become (in the
+    /// outbox) in one transaction; returns the emissions with their outbox ids. An inbound
+    /// message also opens (or extends) the customer service window of its (business number,
+    /// customer).
     async fn record_message(
         &self,
         message: &MessageRecord,
         statuses: &[StatusRecord],
-    ) -> StoreResult<()>;
+        emissions: &[NewEmission],
+    ) -> StoreResult<Vec<PendingEmission>>;
 
     /// Adds statuses to a message already recorded (a business marking an inbound message as
     /// read). Returns false when there is no such message.
@@ -233,7 +237,8 @@ impl<B: Backend> MessagingStore for B {
         &self,
         m: &MessageRecord,
         statuses: &[StatusRecord],
-    ) -> StoreResult<()> {
+        emissions: &[NewEmission],
+    ) -> StoreResult<Vec<PendingEmission>> {
         let mut tx = self.begin_write().await?;
         B::Db::run(
             &mut tx,
@@ -270,8 +275,11 @@ impl<B: Backend> MessagingStore for B {
             )
             .await?;
         }
+        let recorded =
+            outbox::add_emissions::<B::Db>(&mut tx, emissions, self.shared().clock.now_ms())
+                .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(recorded)
     }
 
     async fn add_statuses(&self, wamid: &str, statuses: &[StatusRecord]) -> StoreResult<bool> {

@@ -11,6 +11,7 @@ pub(crate) mod events;
 pub(crate) mod media;
 pub(crate) mod messaging;
 pub(crate) mod nodes;
+pub(crate) mod outbox;
 pub(crate) mod rate_limits;
 pub(crate) mod secrets;
 pub(crate) mod settings;

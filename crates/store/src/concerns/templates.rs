@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 
 use crate::backend::Backend;
+use crate::concerns::outbox::{self, NewEmission, PendingEmission};
 use crate::sql::{args, Columns, Sql};
 use crate::{StoreError, StoreResult};
 
@@ -78,7 +79,23 @@ pub trait TemplateStore: Send + Sync {
         t: &Template,
         cancel_event_id: Option<&str>,
         now_ms: i64,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        Ok(self
+            .update_template_emitting(t, cancel_event_id, now_ms, &[])
+            .await?
+            .is_some())
+    }
+
+    /// [`TemplateStore::update_template`] with the events the change causes added to the
+    /// outbox in the same transaction; returns them with their ids, or `None` when the template
+    /// is gone (and nothing was written).
+    async fn update_template_emitting(
+        &self,
+        t: &Template,
+        cancel_event_id: Option<&str>,
+        now_ms: i64,
+        emissions: &[NewEmission],
+    ) -> StoreResult<Option<Vec<PendingEmission>>>;
 
     /// Deletes the templates named; returns how many there were.
     async fn delete_templates(&self, ids: &[String]) -> StoreResult<u64>;
@@ -206,12 +223,13 @@ impl<B: Backend> TemplateStore for B {
             .await
     }
 
-    async fn update_template(
+    async fn update_template_emitting(
         &self,
         t: &Template,
         cancel_event_id: Option<&str>,
         now_ms: i64,
-    ) -> StoreResult<bool> {
+        emissions: &[NewEmission],
+    ) -> StoreResult<Option<Vec<PendingEmission>>> {
         let mut tx = self.begin_write().await?;
         let changed = B::Db::run(
             &mut tx,
@@ -234,13 +252,15 @@ impl<B: Backend> TemplateStore for B {
             ],
         )
         .await?;
-        if changed > 0 {
-            if let Some(event) = cancel_event_id {
-                B::Db::run(&mut tx, CANCEL_EVENT, &args![now_ms, event]).await?;
-            }
+        if changed == 0 {
+            return Ok(None);
         }
+        if let Some(event) = cancel_event_id {
+            B::Db::run(&mut tx, CANCEL_EVENT, &args![now_ms, event]).await?;
+        }
+        let recorded = outbox::add_emissions::<B::Db>(&mut tx, emissions, now_ms).await?;
         tx.commit().await?;
-        Ok(changed > 0)
+        Ok(Some(recorded))
     }
 
     async fn delete_templates(&self, ids: &[String]) -> StoreResult<u64> {
