@@ -90,6 +90,8 @@ pub struct ApiConfig {
     pub https: bool,
     /// The messaging simulator's `[simulator]` settings (sends, statuses, limits).
     pub simulator: wabahook_simulator::config::SimulatorConfig,
+    /// Relay mode (`[relay]`): the ingest route exists only when it is enabled.
+    pub relay: crate::relay::RelaySettings,
 }
 
 impl ApiConfig {
@@ -124,6 +126,7 @@ impl Default for ApiConfig {
             },
             https: false,
             simulator: wabahook_simulator::config::SimulatorConfig::default(),
+            relay: crate::relay::RelaySettings::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod handshake;
 mod health;
 pub mod limits;
 pub mod redact;
+pub mod relay;
 
 use std::sync::Arc;
 
@@ -83,6 +84,15 @@ pub fn router(state: AppState) -> Router {
         in_flight.clone(),
         request_limits.body_timeout,
     );
+    // Relay mode's ingest, matched before the Graph paths like the admin API.
+    let ingest = state.config.relay.enabled.then(|| {
+        limits::apply(
+            relay::router(&state.config.relay.ingest_path),
+            limits::Surface::Text,
+            in_flight.clone(),
+            request_limits.body_timeout,
+        )
+    });
     let graph = limits::apply(
         Router::new().fallback(graph::dispatch),
         limits::Surface::Graph,
@@ -92,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .nest("/admin/v1", admin)
+        .merge(ingest.unwrap_or_default())
         .merge(graph)
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::RequestSpan))

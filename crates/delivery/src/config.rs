@@ -47,6 +47,13 @@ pub struct DeliveryConfig {
     /// After a connection failure or timeout, how long to hold back the target's other due
     /// deliveries, in milliseconds, so a dead endpoint does not take the claims of live ones.
     pub target_backoff_ms: i64,
+    /// Pause an (app, target URL) once this many attempts in a row failed (0: never, as Meta)
+    /// and the first of them is at least `pause_after_secs` old. Its deliveries are then kept,
+    /// not attempted and not expiring, until it is resumed. An app's delivery policy may say
+    /// otherwise.
+    pub pause_after_failures: u64,
+    /// See `pause_after_failures`, in seconds.
+    pub pause_after_secs: u64,
     pub user_agent: String,
 }
 
@@ -72,6 +79,8 @@ impl Default for DeliveryConfig {
             node_silence_ms: 10_000,
             poll_interval_ms: 500,
             target_backoff_ms: 5_000,
+            pause_after_failures: 0,
+            pause_after_secs: 3600,
             user_agent: "facebookexternalua".into(),
         }
     }

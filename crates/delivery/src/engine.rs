@@ -17,7 +17,9 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use wabahook_model::egress::EgressGuard;
 use wabahook_model::redact::RedactedUrl;
-use wabahook_store::{Attempt, AttemptOutcome, Delivery, DynStore, StoreError};
+use wabahook_store::{
+    Attempt, AttemptOutcome, Claimed, Delivery, DynStore, StoreError, TargetNote,
+};
 
 use crate::batch::{self, Batch};
 use crate::clock::Clock;
@@ -60,6 +62,13 @@ struct AppSending {
     /// The app subscribed `messages` under v24.0 or later: statuses come without
     /// `conversation`.
     omit_conversation: bool,
+    /// Its pause rule (its delivery policy, else `[delivery]`): attempts in a row (0: never)…
+    pause_after_failures: i64,
+    /// …failing for at least this long.
+    pause_after_ms: i64,
+    /// Ordered mode: the store claims one delivery per key at a time; each goes alone in its
+    /// POST, so that a failure holds back its own key only.
+    ordered: bool,
 }
 
 /// What the engine knows of one target URL.
@@ -367,10 +376,24 @@ impl Engine {
                                     && crate::shaping::omits_conversation(&f.version)
                             })
                         });
+                        let policy = self
+                            .store
+                            .delivery_policy(app_id)
+                            .await?
+                            .unwrap_or_default();
+                        let pause_after_failures = policy
+                            .pause_after_failures
+                            .unwrap_or(self.cfg.pause_after_failures as i64);
+                        let pause_after_secs = policy
+                            .pause_after_secs
+                            .unwrap_or(self.cfg.pause_after_secs as i64);
                         Ok(Some(AppSending {
                             secret: Arc::from(app.secret),
                             client_certificate,
                             omit_conversation,
+                            pause_after_failures,
+                            pause_after_ms: pause_after_secs.saturating_mul(1000),
+                            ordered: policy.ordered.is_some(),
                         }))
                     })
                     .await?;
@@ -378,11 +401,22 @@ impl Engine {
             }
         }
         let mut put_back: Vec<(i64, Vec<Delivery>)> = Vec::new();
-        for b in batch::group(
-            claimed,
+        // Ordered apps' deliveries go one to a POST: a batch fails as a whole, and a failure
+        // must hold back its own key only.
+        let (ordered, unordered): (Vec<Claimed>, Vec<Claimed>) =
+            claimed.into_iter().partition(|c| {
+                apps.get(&c.delivery.app_id)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|a| a.ordered)
+            });
+        let batches = batch::group(
+            unordered,
             self.cfg.batch_max_changes,
             self.cfg.batch_max_bytes,
-        ) {
+        )
+        .into_iter()
+        .chain(batch::group(ordered, 1, self.cfg.batch_max_bytes));
+        for b in batches {
             let target = self.target(&b.target_url);
             let blocked = target.blocked_until.load(Ordering::Relaxed);
             if blocked > now {
@@ -466,6 +500,9 @@ impl Engine {
         // A missing app or an unwritable body is recorded as a failed attempt, so the delivery
         // follows the schedule to expiry instead of coming back forever.
         let omit_conversation = app.as_ref().is_some_and(|a| a.omit_conversation);
+        let rule = app
+            .as_ref()
+            .map(|a| (a.pause_after_failures, a.pause_after_ms, a.ordered));
         let result = match (app, batch.body_for(omit_conversation)) {
             (None, _) => failed(
                 "app_missing",
@@ -516,9 +553,42 @@ impl Engine {
                 (d, attempt, outcome)
             })
             .collect();
-        if let Err(e) = self.store.finish_attempts(&results).await {
+        // A POST that was made counts for the target's health; a missing app or an unwritable
+        // body says nothing about the endpoint.
+        let recorded = match rule {
+            Some((pause_after_failures, pause_after_ms, _))
+                if !matches!(result.error_class, Some("app_missing" | "body")) =>
+            {
+                let note = TargetNote {
+                    app_id: batch.app_id.clone(),
+                    target_url: batch.target_url.clone(),
+                    at_ms: done_ms,
+                    failure: result.error_class.map(|class| match result.status {
+                        Some(status) => format!("{class} {status}"),
+                        None => class.to_string(),
+                    }),
+                    pause_after_failures,
+                    pause_after_ms,
+                };
+                self.store.finish_batch(&results, &note).await.map(|paused| {
+                    if paused {
+                        tracing::warn!(
+                            target = %RedactedUrl(&batch.target_url),
+                            app = %batch.app_id,
+                            "endpoint paused after failing past its threshold; its deliveries are kept until it is resumed"
+                        );
+                    }
+                })
+            }
+            _ => self.store.finish_attempts(&results).await,
+        };
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "recording attempts failed; the lease will bring the deliveries back");
             return;
+        }
+        // In ordered mode a delivery that arrived lets the next one of its key go.
+        if result.error_class.is_none() && rule.is_some_and(|(_, _, ordered)| ordered) {
+            self.wake();
         }
         if result.unreachable {
             let until = done_ms + self.cfg.target_backoff_ms;

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod egress;
 pub mod engine;
+pub mod history;
 pub mod routing;
 pub mod schedule;
 pub mod sender;

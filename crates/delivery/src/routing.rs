@@ -132,6 +132,28 @@ async fn cached_route(
         .await
 }
 
+/// The deliveries an event of `field` on `waba_id` causes, as [`accept`] routes it (from the
+/// cache of the world's generation), for callers that write events themselves: the relay's
+/// ingest stores every change of an upstream POST in one transaction of its own.
+pub async fn deliveries_for(
+    store: &dyn Store,
+    routes: &RouteCache,
+    waba_id: &str,
+    field: &str,
+    phone_number_id: Option<&str>,
+) -> Result<Vec<NewDelivery>, AcceptError> {
+    if !fields::is_well_formed(field) {
+        return Err(AcceptError::BadField(field.to_string()));
+    }
+    let route = cached_route(store, routes, waba_id, field, phone_number_id).await?;
+    Ok(route.deliveries.clone())
+}
+
+/// When the deliveries of an event accepted at `now_ms` expire.
+pub fn expires_at(cfg: &DeliveryConfig, now_ms: i64) -> i64 {
+    now_ms + (cfg.horizon_secs as i64) * 1000
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
     #[error("no WABA {0}")]
@@ -195,7 +217,7 @@ pub async fn accept(
         time: now_ms.div_euclid(1000),
         created_at_ms: now_ms,
     };
-    let expires = now_ms + (cfg.horizon_secs as i64) * 1000;
+    let expires = expires_at(cfg, now_ms);
     // Another node may have taken the id in the same millisecond: try again with a fresh one.
     let mut tries = 0;
     loop {

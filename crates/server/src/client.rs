@@ -198,32 +198,105 @@ pub async fn trigger(a: TriggerArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["delivery", "event", "app"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true)
+    .args(["delivery", "event", "app", "to"])))]
 pub struct ReplayArgs {
     /// Replay one delivery.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["event", "app", "to"])]
     pub delivery: Option<i64>,
     /// Replay every delivery of one event.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["app", "to"])]
     pub event: Option<String>,
-    /// Replay every failed or expired delivery of this app.
+    /// Alone: replay every failed or expired delivery of this app. With --to: replay only to
+    /// this app.
     #[arg(long)]
     pub app: Option<String>,
-    /// With --app: only deliveries created since this Unix time.
-    #[arg(long, requires = "app")]
-    pub since: Option<i64>,
+    /// Replay the stored changes matching the filters, routed again now: to every app
+    /// subscribed now (current), or only to those of them that had a delivery of the change
+    /// before (original). Each becomes a new delivery; one still pending is not doubled.
+    #[arg(long, value_parser = ["current", "original"])]
+    pub to: Option<String>,
+    /// Changes stored at or after this time (Unix seconds or RFC 3339, e.g.
+    /// 2026-11-01T00:00:00Z). With --app alone: failed deliveries created since then.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// With --to: changes stored before this time (Unix seconds or RFC 3339).
+    #[arg(long, requires = "to")]
+    pub until: Option<String>,
+    /// With --to: only changes of this field.
+    #[arg(long, requires = "to")]
+    pub field: Option<String>,
+    /// With --to: only changes of this WABA.
+    #[arg(long, requires = "to")]
+    pub waba: Option<String>,
+    /// With --to: the most deliveries to queue; past it, nothing is queued [server's default:
+    /// 1000].
+    #[arg(long, requires = "to")]
+    pub limit: Option<u64>,
+    /// With --to: count what would be queued, and queue nothing.
+    #[arg(long, requires = "to")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub target: Target,
 }
 
+/// A time flag as the admin API takes it: a number stays a number.
+fn time_value(t: &str) -> Value {
+    match t.trim().parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(t),
+    }
+}
+
 pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
+    let admin = Admin::new(&a.target)?;
+    if let Some(to) = &a.to {
+        let mut body = json!({"to": to, "dry_run": a.dry_run});
+        let optional = [
+            ("since", a.since.as_deref().map(time_value)),
+            ("until", a.until.as_deref().map(time_value)),
+            ("field", a.field.map(Value::from)),
+            ("waba_id", a.waba.map(Value::from)),
+            ("app_id", a.app.map(Value::from)),
+            ("limit", a.limit.map(Value::from)),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                body[key] = v;
+            }
+        }
+        let r = admin.post("replay", &body).await?;
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        if a.dry_run {
+            println!(
+                "dry run: {} deliveries would be replayed ({} changes matched, {} already pending); nothing was queued",
+                n("replayed"),
+                n("events"),
+                n("already_pending")
+            );
+        } else {
+            println!(
+                "{} deliveries replayed ({} changes matched, {} already pending)",
+                n("replayed"),
+                n("events"),
+                n("already_pending")
+            );
+        }
+        return Ok(());
+    }
+    if a.since.is_some() && a.app.is_none() {
+        bail!("--since goes with --app or --to");
+    }
     let body = match (a.delivery, a.event, a.app) {
         (Some(d), _, _) => json!({"delivery_id": d}),
         (_, Some(e), _) => json!({"event_id": e}),
-        (_, _, Some(app)) => json!({"app_id": app, "since": a.since.unwrap_or(0)}),
-        _ => bail!("give --delivery, --event or --app"),
+        (_, _, Some(app)) => {
+            let since = a.since.as_deref().map_or(json!(0), time_value);
+            json!({"app_id": app, "since": since})
+        }
+        _ => bail!("give --delivery, --event, --app or --to"),
     };
-    let r = Admin::new(&a.target)?.post("replay", &body).await?;
+    let r = admin.post("replay", &body).await?;
     println!(
         "{} deliveries replayed",
         r["replayed"].as_u64().unwrap_or(0)

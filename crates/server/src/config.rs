@@ -159,6 +159,10 @@ pub struct ServeConfig {
     pub secrets: crate::keys::SecretsSettings,
     /// The messaging simulator: status delays, failing recipients, limits, templates, media.
     pub simulator: wabahook_simulator::config::SimulatorConfig,
+    /// How long history is kept: `[history] retention_days`.
+    pub history: wabahook_delivery::history::HistoryConfig,
+    /// Relay mode: Meta's real webhooks taken at an ingest path and fanned out.
+    pub relay: wabahook_api::relay::RelaySettings,
 }
 
 impl Default for ServeConfig {
@@ -180,6 +184,8 @@ impl Default for ServeConfig {
             tls: crate::https::TlsSettings::default(),
             secrets: crate::keys::SecretsSettings::default(),
             simulator: wabahook_simulator::config::SimulatorConfig::default(),
+            history: wabahook_delivery::history::HistoryConfig::default(),
+            relay: wabahook_api::relay::RelaySettings::default(),
         }
     }
 }
@@ -237,7 +243,9 @@ impl ServeConfig {
         flags: FlagOverrides,
         other_commands_env: &[String],
     ) -> anyhow::Result<Loaded> {
-        let mut fig = Figment::new().merge(Serialized::defaults(ServeConfig::default()));
+        // The defaults are merged under what was given at the end, so that whether a setting
+        // was given at all can be asked first (relay mode's egress guard).
+        let mut fig = Figment::new();
         match config_file {
             Some(path) => {
                 if !path.is_file() {
@@ -276,9 +284,13 @@ impl ServeConfig {
                     .split("__"),
             )
             .merge(Serialized::defaults(flags));
-        let cfg: ServeConfig = fig
+        let guard_given = fig.find_value("egress.guard").is_ok();
+        let mut cfg: ServeConfig = Figment::new()
+            .merge(Serialized::defaults(ServeConfig::default()))
+            .merge(fig)
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.relay_defaults(guard_given);
         cfg.check()?;
         Ok(Loaded {
             config: cfg,
@@ -289,13 +301,25 @@ impl ServeConfig {
     /// The configuration a TOML file's text gives over the defaults, without the environment
     /// or flags, checked as [`ServeConfig::load`] checks it. Unknown keys are errors.
     pub fn from_toml(text: &str) -> anyhow::Result<ServeConfig> {
-        let cfg: ServeConfig = Figment::new()
+        let guard_given = Figment::from(Toml::string(text))
+            .find_value("egress.guard")
+            .is_ok();
+        let mut cfg: ServeConfig = Figment::new()
             .merge(Serialized::defaults(ServeConfig::default()))
             .merge(Toml::string(text))
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.relay_defaults(guard_given);
         cfg.check()?;
         Ok(cfg)
+    }
+
+    /// Relay mode turns the egress guard on, unless `egress.guard` was given: a relay in
+    /// production fans out to internal apps and must not be made to reach anything else.
+    fn relay_defaults(&mut self, guard_given: bool) {
+        if self.relay.enabled && !guard_given {
+            self.egress.guard = true;
+        }
     }
 
     /// The checks of values that parsed but make no working server.
@@ -303,9 +327,11 @@ impl ServeConfig {
         self.api_config(String::new())?;
         self.delivery.check().map_err(|e| anyhow::anyhow!(e))?;
         self.simulator.check().map_err(|e| anyhow::anyhow!(e))?;
+        self.history.check().map_err(|e| anyhow::anyhow!(e))?;
         self.server.check()?;
         self.tls.files()?;
         self.secrets.check()?;
+        self.relay.check().map_err(|e| anyhow::anyhow!(e))?;
         Ok(())
     }
 
@@ -352,6 +378,7 @@ impl ServeConfig {
                 max_bytes: self.simulator.media_max_bytes,
             },
             https: self.tls.cert.is_some(),
+            relay: self.relay.clone(),
         })
     }
 
@@ -639,6 +666,30 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("secrets.key") && !e.contains("c2hvcnQ="), "{e}");
+    }
+
+    #[test]
+    fn relay_mode_turns_the_egress_guard_on_unless_told_and_is_checked() {
+        let relay = "[relay]\nenabled = true\n";
+        let cfg = ServeConfig::from_toml(relay).unwrap();
+        assert!(cfg.egress.guard, "on by default in relay mode");
+        assert_eq!(cfg.relay.ingest_path, "/ingest/meta");
+        let off = ServeConfig::from_toml(&format!("{relay}[egress]\nguard = false\n")).unwrap();
+        assert!(!off.egress.guard, "an explicit setting wins");
+        assert!(!ServeConfig::from_toml("").unwrap().egress.guard);
+        let e = ServeConfig::from_toml(&format!("{relay}unknown_wabas = \"create\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("relay.business_id"), "{e}");
+        // Upstream secrets never show in the configuration's Debug output.
+        let cfg = ServeConfig::from_toml(&format!(
+            "{relay}[[relay.upstream_apps]]\nid = \"900000000000001\"\napp_secret = \"s3cr3t-upstream\"\nverify_token = \"v3rify-upstream\"\n"
+        ))
+        .unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cr3t-upstream") && !shown.contains("v3rify-upstream"));
+        let api = cfg.api_config(String::new()).unwrap();
+        assert!(api.relay.enabled && api.egress.is_some());
     }
 
     #[test]

@@ -141,14 +141,17 @@ struct Serving {
     router: axum::Router,
     engine: Arc<Engine>,
     outbox: OutboxSweep,
+    /// Retention: `[history]`, applied by every node.
+    history: wabahook_delivery::history::HistoryConfig,
     delivery_enabled: bool,
     grace: Duration,
 }
 
-/// The simulator's outbox sweep: emits what a crashed node recorded and never emitted.
+/// The simulator's outbox sweep: emits what a crashed node recorded and never emitted, and
+/// deletes what was done long ago.
 struct OutboxSweep {
     store: wabahook_store::DynStore,
-    after: Duration,
+    settings: wabahook_simulator::emit::SweepSettings,
 }
 
 impl Application {
@@ -201,19 +204,24 @@ impl Application {
 
         let demo_path = cfg.data_dir.join(DEMO_FILE);
         let mut demo_created = false;
-        let demo = if cfg.demo && cfg.seed.is_none() && store.is_empty().await? {
-            let demo = wabahook_domain::demo::create(store.as_ref(), clock.as_ref())
-                .await
-                .context("cannot create the demo world")?;
-            std::fs::create_dir_all(&cfg.data_dir)
-                .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
-            write_private(&demo_path, &serde_json::to_vec_pretty(&demo)?)
-                .with_context(|| format!("cannot write {}", demo_path.display()))?;
-            demo_created = true;
-            Some(demo)
-        } else {
-            read_demo(&demo_path)
-        };
+        if cfg.relay.enabled {
+            relay_start(&cfg, store.as_ref(), clock.as_ref()).await?;
+        }
+        // A relay's world is Meta's: no demo world beside it.
+        let demo =
+            if cfg.demo && !cfg.relay.enabled && cfg.seed.is_none() && store.is_empty().await? {
+                let demo = wabahook_domain::demo::create(store.as_ref(), clock.as_ref())
+                    .await
+                    .context("cannot create the demo world")?;
+                std::fs::create_dir_all(&cfg.data_dir)
+                    .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
+                write_private(&demo_path, &serde_json::to_vec_pretty(&demo)?)
+                    .with_context(|| format!("cannot write {}", demo_path.display()))?;
+                demo_created = true;
+                Some(demo)
+            } else {
+                read_demo(&demo_path)
+            };
 
         let engine = Engine::with_identity(
             store.clone(),
@@ -226,7 +234,7 @@ impl Application {
         api_config.client_identity = Some(identity.identity);
         let outbox = OutboxSweep {
             store: store.clone(),
-            after: Duration::from_millis(cfg.simulator.outbox_sweep_after_ms),
+            settings: (&cfg.simulator).into(),
         };
         let state = AppState::new(store, api_config, engine.clone())?;
         Ok(Application {
@@ -248,6 +256,7 @@ impl Application {
                 router: wabahook_api::router(state),
                 engine,
                 outbox,
+                history: cfg.history.clone(),
                 delivery_enabled: cfg.delivery.enabled,
                 grace: Duration::from_millis(cfg.shutdown_grace_ms),
             },
@@ -284,11 +293,18 @@ impl Application {
 impl Serving {
     async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Every node prunes, delivering or not; nodes sharing a store take different rows.
+        let retention = tokio::spawn(wabahook_delivery::history::run_retention(
+            self.outbox.store.clone(),
+            self.engine.clock().clone(),
+            self.history,
+            stop_rx.clone(),
+        ));
         // Every node sweeps, delivering or not: accepting an event needs no workers.
         let sweeper = tokio::spawn(wabahook_simulator::emit::run_sweeper(
             self.outbox.store,
             self.engine.clone(),
-            self.outbox.after,
+            self.outbox.settings,
             stop_rx.clone(),
         ));
         let workers = self
@@ -307,6 +323,7 @@ impl Serving {
         // Workers stop claiming, then finish or leave to their leases what is in flight.
         let _ = stop_tx.send(true);
         let _ = sweeper.await;
+        let _ = retention.await;
         if let Some(w) = workers {
             let _ = w.await;
         }
@@ -338,6 +355,37 @@ impl Server {
         }
         self.task.await.context("server task panicked")?
     }
+}
+
+/// Relay mode's start: the configured upstream apps written to the store (sealed, as the keyring
+/// is settled by now), and the business unknown WABAs are created under.
+async fn relay_start(
+    cfg: &ServeConfig,
+    store: &dyn wabahook_store::Store,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    for a in &cfg.relay.upstream_apps {
+        let known = store.upstream_apps().await?;
+        let created_at_ms = known
+            .iter()
+            .find(|k| k.id == a.id)
+            .map_or(clock.now_ms(), |k| k.created_at_ms);
+        store
+            .put_upstream_app(&wabahook_store::UpstreamApp {
+                id: a.id.clone(),
+                secret: a.app_secret.expose().to_string(),
+                verify_token: a.verify_token.expose().to_string(),
+                created_at_ms,
+            })
+            .await
+            .with_context(|| format!("cannot store upstream app {}", a.id))?;
+    }
+    if let Some(b) = &cfg.relay.business_id {
+        wabahook_api::relay::ensure_business(store, clock, b)
+            .await
+            .with_context(|| format!("cannot create the relay's business {b}"))?;
+    }
+    Ok(())
 }
 
 async fn apply_seed(
@@ -386,13 +434,32 @@ pub fn banner(info: &Started, cfg: &ServeConfig) -> String {
             "generated on an earlier start and not shown again; `wabahook admin-token reset` makes a new one".to_string()
         }
     };
+    let mode = if cfg.relay.enabled {
+        "relay"
+    } else {
+        "sandbox"
+    };
     let mut out = format!(
-        "wabahook sandbox listening on {base}\n  store: {}\n  admin token: {}\n  client certificate (apps with include_client_certificate): {}{}\n",
+        "wabahook {mode} listening on {base}\n  store: {}\n  admin token: {}\n  client certificate (apps with include_client_certificate): {}{}\n",
         redact(&info.database_url),
         admin_token,
         info.client_certificate.display(),
         if info.pki_created { " (dev PKI created)" } else { "" }
     );
+    if cfg.relay.enabled {
+        out.push_str(&format!(
+            "  relay ingest (Meta's callback URL): {base}{}\n  unknown WABAs: {}\n  egress guard: {}\n",
+            cfg.relay.ingest_path,
+            match cfg.relay.unknown_wabas {
+                wabahook_api::relay::UnknownWabas::Quarantine => "quarantine".to_string(),
+                wabahook_api::relay::UnknownWabas::Create => format!(
+                    "create under business {}",
+                    cfg.relay.business_id.as_deref().unwrap_or("?")
+                ),
+            },
+            if cfg.egress.guard { "on" } else { "off" },
+        ));
+    }
     if let Some(r) = &info.seed_report {
         out.push_str(&format!(
             "  seed applied: {} businesses, {} WABAs, {} phone numbers, {} apps, {} tokens\n",

@@ -36,6 +36,9 @@ pub struct SimulatorConfig {
     /// How old an emission still pending in the outbox must be before the sweep emits it: long
     /// enough that the node recording it has had its chance, or it would be emitted twice.
     pub outbox_sweep_after_ms: u64,
+    /// How long an emission stays in the outbox once emitted (or refused) and its moment past,
+    /// before the sweep deletes it.
+    pub outbox_retention_ms: u64,
 }
 
 /// How long after the send each status happens, in milliseconds.
@@ -77,6 +80,7 @@ impl Default for SimulatorConfig {
             media_max_bytes: 100 * 1024 * 1024,
             quirks: crate::quirks::QuirkConfig::default(),
             outbox_sweep_after_ms: 30_000,
+            outbox_retention_ms: 86_400_000,
         }
     }
 }

@@ -8,6 +8,10 @@
 //! ([`wabahook_store::NewEmission`]); [`emit_recorded`] then accepts each and marks it emitted,
 //! and [`sweep`] emits what a crash left pending. At least once: a crash after `accept` and
 //! before the mark gives a duplicate, as an attempt in flight at a crash does.
+//!
+//! Nodes sharing a database all sweep: each claims what it emits under a lease in the store, so
+//! two live nodes never emit the same row; a node that dies mid-sweep leaves its lease to run
+//! out, and the row is taken again. [`clean`] deletes rows done a retention ago.
 
 use std::time::Duration;
 
@@ -94,9 +98,12 @@ async fn emit_one(
     match emitted {
         Ok(accepted) => {
             // The event is stored; a mark that fails only means the sweep emits it again.
-            if let Err(err) = store.mark_emitted(p.id, &accepted.event.id).await {
-                tracing::warn!(emission = p.id, event = %accepted.event.id, error = %err,
-                    "an emitted event stays in the outbox and may be sent twice");
+            match store.mark_emitted(p.id, &accepted.event.id).await {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(emission = p.id, event = %accepted.event.id,
+                    "superseded while being emitted: its deliveries are cancelled"),
+                Err(err) => tracing::warn!(emission = p.id, event = %accepted.event.id,
+                    error = %err, "an emitted event stays in the outbox and may be sent twice"),
             }
             Ok(accepted)
         }
@@ -112,23 +119,63 @@ async fn emit_one(
     }
 }
 
-/// How many pending emissions one round of [`sweep`] reads at a time.
-const SWEEP_PAGE: i64 = 500;
+/// How many pending emissions one claim of [`sweep`] leases at a time.
+const SWEEP_PAGE: i64 = 100;
+
+/// How long a claim keeps other nodes off its emissions: far longer than accepting a page takes.
+const CLAIM_LEASE_MS: i64 = 60_000;
+
+/// A sweep stops emitting this long before its lease runs out, so that a row it still emits is
+/// never one another node may have taken meanwhile.
+const LEASE_MARGIN_MS: i64 = 10_000;
+
+/// How many done emissions one delete removes, and how many deletes one [`clean`] runs: small
+/// batches, so that cleaning never holds the write lock long.
+const CLEAN_BATCH: i64 = 200;
+const CLEAN_BATCHES: usize = 5;
+
+/// How the outbox is swept (from `[simulator]`).
+#[derive(Debug, Clone, Copy)]
+pub struct SweepSettings {
+    /// How old a pending emission must be before the sweep emits it: the node recording it
+    /// emits it itself meanwhile.
+    pub after: Duration,
+    /// How long an emission stays in the outbox once done (and its moment past).
+    pub retention: Duration,
+}
+
+impl From<&crate::config::SimulatorConfig> for SweepSettings {
+    fn from(c: &crate::config::SimulatorConfig) -> Self {
+        SweepSettings {
+            after: Duration::from_millis(c.outbox_sweep_after_ms),
+            retention: Duration::from_millis(c.outbox_retention_ms),
+        }
+    }
+}
 
 /// Emits every emission recorded more than `older_than` ago and still pending: what a node
 /// that crashed between a change's commit and its events left behind. Younger ones are left to
-/// the node emitting them now, so that they are not emitted twice. Returns how many it emitted;
-/// a store that fails ends the round, to be tried at the next.
+/// the node emitting them now, so that they are not emitted twice. Each page is claimed under
+/// this node's name first, so that another node sweeping at the same time takes other rows.
+/// Returns how many it emitted; a store that fails ends the round, to be tried at the next.
 pub async fn sweep(
     store: &dyn Store,
     engine: &Engine,
     older_than: Duration,
 ) -> Result<usize, StoreError> {
-    let before = engine.clock().now_ms() - older_than.as_millis() as i64;
     let mut emitted = 0;
     loop {
-        let page = store.pending_emissions(before, SWEEP_PAGE).await?;
+        let now_ms = engine.clock().now_ms();
+        let before = now_ms - older_than.as_millis() as i64;
+        let page = store
+            .claim_emissions(engine.node_id(), before, now_ms, CLAIM_LEASE_MS, SWEEP_PAGE)
+            .await?;
+        let stop_at = now_ms + CLAIM_LEASE_MS - LEASE_MARGIN_MS;
         for p in &page {
+            if engine.clock().now_ms() >= stop_at {
+                // The rest go back when the lease runs out, to whichever node claims first.
+                return Ok(emitted);
+            }
             match emit_one(store, engine, p).await {
                 Ok(_) => emitted += 1,
                 Err(AcceptError::Store(e)) => return Err(e),
@@ -142,20 +189,44 @@ pub async fn sweep(
     }
 }
 
-/// Sweeps once at once, then every half `older_than` (between 1 and 15 seconds), until `stop`
-/// turns true.
+/// Deletes emissions done (emitted or refused) more than `retention` ago, a few small batches
+/// at a time; what is left waits for the next round. Returns how many it deleted.
+pub async fn clean(
+    store: &dyn Store,
+    engine: &Engine,
+    retention: Duration,
+) -> Result<u64, StoreError> {
+    let before = engine.clock().now_ms() - retention.as_millis() as i64;
+    let mut deleted = 0;
+    for _ in 0..CLEAN_BATCHES {
+        let n = store.delete_done_emissions(before, CLEAN_BATCH).await?;
+        deleted += n;
+        if (n as i64) < CLEAN_BATCH {
+            break;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Sweeps (and cleans) once at once, then every half `settings.after` (between 1 and 15
+/// seconds), until `stop` turns true.
 pub async fn run_sweeper(
     store: std::sync::Arc<dyn Store>,
     engine: std::sync::Arc<Engine>,
-    older_than: Duration,
+    settings: SweepSettings,
     mut stop: watch::Receiver<bool>,
 ) {
-    let every = (older_than / 2).clamp(Duration::from_secs(1), Duration::from_secs(15));
+    let every = (settings.after / 2).clamp(Duration::from_secs(1), Duration::from_secs(15));
     loop {
-        match sweep(store.as_ref(), &engine, older_than).await {
+        match sweep(store.as_ref(), &engine, settings.after).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(emitted = n, "emitted events left pending in the outbox"),
             Err(e) => tracing::warn!(error = %e, "the outbox sweep failed; trying again later"),
+        }
+        match clean(store.as_ref(), &engine, settings.retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "deleted emissions done long ago"),
+            Err(e) => tracing::warn!(error = %e, "cleaning the outbox failed; trying again later"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -22,7 +22,7 @@ use wabahook_receiver::NumericString;
 use wabahook_store::{Direction, NewEmission, PendingEmission, Store, StoreError};
 
 use crate::conversations;
-use crate::emit::{emit, emit_recorded, Emission};
+use crate::emit::emit_recorded;
 use crate::media::{MediaConfig, MediaError};
 
 /// Why an inbound message was refused; nothing was stored.
@@ -998,26 +998,13 @@ pub async fn receive(
         value_json,
         at_ms: now_ms,
     };
-    let accepted = match record(store, &waba, &message, &value, &emission, now_ms).await? {
-        // Recorded with its webhook in the outbox: should the node stop before the event is
-        // accepted, the sweep emits it.
-        Some(pending) => emit_recorded(store, engine, &pending).await?.pop(),
-        None => Some(
-            emit(
-                store,
-                engine,
-                &Emission {
-                    waba_id: &emission.waba_id,
-                    phone_number_id: emission.phone_number_id.as_deref(),
-                    field: &emission.field,
-                    value_json: &emission.value_json,
-                    at_ms: emission.at_ms,
-                },
-            )
-            .await?,
-        ),
-    }
-    .ok_or_else(|| invalid("the message's webhook was not recorded"))?;
+    // Recorded with its webhook in the outbox: should the node stop before the event is
+    // accepted, the sweep emits it.
+    let pending = record(store, &waba, &message, &value, &emission, now_ms).await?;
+    let accepted = emit_recorded(store, engine, &pending)
+        .await?
+        .pop()
+        .ok_or_else(|| invalid("the message's webhook was not recorded"))?;
     Ok(Received {
         message_id: message.message_id,
         event_id: accepted.event.id,
@@ -1047,7 +1034,7 @@ async fn sender_of(
 /// Records the message in its conversation (which opens the customer service window) with its
 /// webhook in the outbox, in one store operation, and who the customer is; returns the pending
 /// webhook. A number change is no message of the customer's: it only teaches the business the
-/// customer's new identity, and its webhook is the caller's to emit (`None`).
+/// customer's new identity, recorded with its webhook in one store operation all the same.
 async fn record(
     store: &dyn Store,
     waba: &wabahook_store::Waba,
@@ -1055,7 +1042,7 @@ async fn record(
     value: &MessagesValue,
     emission: &NewEmission,
     now_ms: i64,
-) -> Result<Option<Vec<PendingEmission>>, InboundError> {
+) -> Result<Vec<PendingEmission>, InboundError> {
     let c = &m.customer;
     let mut who = wabahook_store::Customer {
         business_id: waba.business_id.clone(),
@@ -1075,8 +1062,10 @@ async fn record(
         who.user_id = system
             .and_then(|s| s.user_id.clone())
             .unwrap_or_else(|| conversations::bsuid(&waba.business_id, new_wa_id));
-        store.put_customer(&who).await?;
-        return Ok(None);
+        let pending = store
+            .put_customer_emitting(&who, std::slice::from_ref(emission))
+            .await?;
+        return Ok(pending);
     }
     store.put_customer(&who).await?;
     let msg = value.messages.as_ref().and_then(|ms| ms.first());
@@ -1099,7 +1088,7 @@ async fn record(
         std::slice::from_ref(emission),
     )
     .await?;
-    Ok(Some(pending))
+    Ok(pending)
 }
 
 /// The payload attribute of `kind` in a request object, and whether any other attribute is

@@ -6,7 +6,9 @@
 //! A review decision is stored when the template is created, dated `template_review_ms` later,
 //! and its `message_template_status_update` is emitted as an event due then: the template
 //! reads as decided from that moment on (the store computes the status from the clock) and the
-//! webhook goes out at the same moment, durably, whatever restarts in between.
+//! webhook goes out at the same moment, durably, whatever restarts in between. The webhook is
+//! written to the outbox in the template's own transaction (`review_outbox_id`), so a crash
+//! after the commit loses none; a decision that replaces one still to come withdraws it.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +17,7 @@ use wabahook_delivery::routing::AcceptError;
 use wabahook_delivery::Engine;
 use wabahook_store::{NewEmission, Store, StoreError, Template};
 
-use crate::emit::{emit, emit_now_or_later, Emission};
+use crate::emit::emit_now_or_later;
 
 /// Meta's `hello_world`, present and approved on every WABA.
 pub const HELLO_WORLD: &str = "hello_world";
@@ -145,7 +147,7 @@ pub fn hello_world(waba_id: &str, now_ms: i64) -> Template {
         decided_at_ms: 0,
         prior_status: "APPROVED".into(),
         prior_reason: None,
-        review_event_id: None,
+        review_outbox_id: None,
         quality_score: "GREEN".into(),
         quality_at: now_ms.div_euclid(1000),
         created_at_ms: 0,
@@ -562,13 +564,14 @@ pub async fn create(
         decided_at_ms: now_ms.saturating_add(i64::try_from(cfg.review_ms).unwrap_or(i64::MAX)),
         prior_status: "PENDING".into(),
         prior_reason: None,
-        review_event_id: None,
+        review_outbox_id: None,
         quality_score: "UNKNOWN".into(),
         quality_at: now_ms.div_euclid(1000),
         created_at_ms: now_ms,
     };
-    match store.insert_template(&t).await {
-        Ok(()) => {}
+    let decision = decision_emission(&t);
+    let recorded = match store.insert_template_emitting(&t, Some(&decision)).await {
+        Ok(recorded) => recorded,
         Err(StoreError::Conflict(_)) => {
             return Err(TemplateError::Duplicate {
                 name: t.name,
@@ -576,35 +579,19 @@ pub async fn create(
             })
         }
         Err(e) => return Err(e.into()),
-    }
-    let event = emit_status(store, engine, &t, t.decided_at_ms).await?;
-    t.review_event_id = Some(event);
-    store.update_template(&t, None, now_ms).await?;
+    };
+    t.review_outbox_id = recorded.last().map(|p| p.id);
+    // The template and its decision's webhook are committed: what cannot be emitted now is the
+    // sweep's, so the creation is answered either way.
+    emit_now_or_later(store, engine, &recorded).await;
     Ok(t)
 }
 
-/// Emits `message_template_status_update` for `t`'s decided status, due at `at_ms`; returns
-/// the event's id.
-async fn emit_status(
-    store: &dyn Store,
-    engine: &Engine,
-    t: &Template,
-    at_ms: i64,
-) -> Result<String, TemplateError> {
-    let value = status_update_value(t, &t.status, t.reason.as_deref(), at_ms);
-    let accepted = emit(
-        store,
-        engine,
-        &Emission {
-            waba_id: &t.waba_id,
-            phone_number_id: None,
-            field: "message_template_status_update",
-            value_json: &value.to_string(),
-            at_ms,
-        },
-    )
-    .await?;
-    Ok(accepted.event.id)
+/// The `message_template_status_update` announcing `t`'s decided status, due when it takes
+/// effect.
+fn decision_emission(t: &Template) -> NewEmission {
+    let value = status_update_value(t, &t.status, t.reason.as_deref(), t.decided_at_ms);
+    outbox_emission(t, "message_template_status_update", &value, t.decided_at_ms)
 }
 
 fn id_number(t: &Template) -> Value {
@@ -690,8 +677,8 @@ pub async fn review(
         .await?
         .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
     let now_ms = engine.clock().now_ms();
-    let pending_event = (now_ms < t.decided_at_ms)
-        .then(|| t.review_event_id.clone())
+    let scheduled = (now_ms < t.decided_at_ms)
+        .then_some(t.review_outbox_id)
         .flatten();
     let (prior, prior_reason) = t.status_at(now_ms);
     let (prior, prior_reason) = (prior.to_string(), prior_reason.map(str::to_string));
@@ -707,11 +694,11 @@ pub async fn review(
     t.status = stored;
     t.reason = reason.clone().filter(|_| status == "REJECTED");
     t.decided_at_ms = now_ms;
-    t.review_event_id = None;
+    t.review_outbox_id = None;
     let value = status_update_value(&t, &status, reason.as_deref(), now_ms);
     let update = outbox_emission(&t, "message_template_status_update", &value, now_ms);
     let recorded = store
-        .update_template_emitting(&t, pending_event.as_deref(), now_ms, &[update])
+        .update_template_emitting(&t, scheduled, now_ms, &[update], None)
         .await?
         .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
     emit_now_or_later(store, engine, &recorded).await;
@@ -759,7 +746,7 @@ pub async fn set_quality(
     });
     let update = outbox_emission(&t, "message_template_quality_update", &value, now_ms);
     let recorded = store
-        .update_template_emitting(&t, None, now_ms, &[update])
+        .update_template_emitting(&t, None, now_ms, &[update], None)
         .await?
         .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
     emit_now_or_later(store, engine, &recorded).await;
@@ -789,7 +776,7 @@ pub async fn set_category(
     });
     let update = outbox_emission(&t, "template_category_update", &value, now_ms);
     let recorded = store
-        .update_template_emitting(&t, None, now_ms, &[update])
+        .update_template_emitting(&t, None, now_ms, &[update], None)
         .await?
         .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
     emit_now_or_later(store, engine, &recorded).await;
@@ -839,31 +826,26 @@ pub async fn edit(
     t.prior_reason = None;
     t.status = status.into();
     t.reason = reason.map(str::to_string);
+    // A decision still to come (a template reviewed for a later moment) is replaced by this
+    // one; one that already took effect was announced, and stays so.
+    let scheduled = (now_ms < t.decided_at_ms)
+        .then_some(t.review_outbox_id)
+        .flatten();
     t.decided_at_ms = now_ms.saturating_add(i64::try_from(cfg.review_ms).unwrap_or(i64::MAX));
-    let pending = t.review_event_id.take();
-    if !store
-        .update_template(&t, pending.as_deref(), now_ms)
+    let updates: Vec<NewEmission> = components
+        .map(|_| {
+            let value = components_update_value(&t);
+            outbox_emission(&t, "message_template_components_update", &value, now_ms)
+        })
+        .into_iter()
+        .collect();
+    let decision = decision_emission(&t);
+    let recorded = store
+        .update_template_emitting(&t, scheduled, now_ms, &updates, Some(&decision))
         .await?
-    {
-        return Err(TemplateError::NotFound(id.to_string()));
-    }
-    if components.is_some() {
-        emit(
-            store,
-            engine,
-            &Emission {
-                waba_id: &t.waba_id,
-                phone_number_id: None,
-                field: "message_template_components_update",
-                value_json: &components_update_value(&t).to_string(),
-                at_ms: now_ms,
-            },
-        )
-        .await?;
-    }
-    let event = emit_status(store, engine, &t, t.decided_at_ms).await?;
-    t.review_event_id = Some(event);
-    store.update_template(&t, None, now_ms).await?;
+        .ok_or_else(|| TemplateError::NotFound(id.to_string()))?;
+    t.review_outbox_id = recorded.last().map(|p| p.id);
+    emit_now_or_later(store, engine, &recorded).await;
     Ok(t)
 }
 
@@ -1394,7 +1376,7 @@ mod tests {
             decided_at_ms,
             prior_status: "PENDING".into(),
             prior_reason: None,
-            review_event_id: None,
+            review_outbox_id: None,
             quality_score: "UNKNOWN".into(),
             quality_at: 0,
             created_at_ms: 0,

@@ -22,7 +22,7 @@ use sqlx::{Database, Pool, Transaction};
 use wabahook_model::clock::Clock;
 use wabahook_model::sealed::{self, Keyring};
 
-use crate::concerns::deliveries::ClaimRequest;
+use crate::concerns::deliveries::{ClaimRequest, TargetNote};
 use crate::concerns::events::EventWrite;
 use crate::records::{Attempt, AttemptOutcome, Claimed, Delivery};
 use crate::sql::{Columns, Param, Sql};
@@ -53,11 +53,14 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// [`crate::StoreError::Conflict`].
     async fn write_event(&self, write: EventWrite<'_>) -> StoreResult<()>;
 
-    /// Records attempts and applies their outcomes (see [`crate::DeliveryQueue::finish_attempts`]).
+    /// Records attempts and applies their outcomes (see [`crate::DeliveryQueue::finish_attempts`]),
+    /// with the POST's note for its target's health when there is one
+    /// ([`crate::DeliveryQueue::finish_batch`]); returns whether the note paused the target.
     async fn write_attempts(
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
-    ) -> StoreResult<()>;
+        note: Option<&TargetNote>,
+    ) -> StoreResult<bool>;
 
     /// Leases due deliveries (see [`crate::DeliveryQueue::claim_due`]).
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>>;

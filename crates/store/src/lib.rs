@@ -27,8 +27,9 @@ use std::sync::Arc;
 
 use wabahook_model::clock::Clock;
 
-pub use concerns::deliveries::{DeliveryQueue, Replay};
+pub use concerns::deliveries::{customer_key, DeliveryQueue, Replay, TargetNote};
 pub use concerns::events::EventLog;
+pub use concerns::history::{EventFilter, EventRef, History, Pruned, ReplayDelivery};
 pub use concerns::media::{Media, MediaStore};
 pub use concerns::messaging::{
     ConversationFilter, ConversationSummary, Customer, Direction, MessageRecord,
@@ -36,7 +37,12 @@ pub use concerns::messaging::{
 };
 pub use concerns::nodes::NodeRegistry;
 pub use concerns::outbox::{NewEmission, Outbox, PendingEmission};
+pub use concerns::policies::{DeliveryPolicy, DeliveryPolicyStore, OrderedBy, TargetHealth};
 pub use concerns::rate_limits::RateLimitStore;
+pub use concerns::relay::{
+    IngestChange, IngestRecord, IngestWrite, Ingested, NewIngest, QuarantineRecord,
+    QuarantinedChange, RelayCounts, RelayStore, UpstreamApp,
+};
 pub use concerns::secrets::{Resealed, SecretStore};
 pub use concerns::settings::SettingsStore;
 pub use concerns::subscriptions::SubscriptionStore;
@@ -62,6 +68,9 @@ pub trait Store:
     + MediaStore
     + MessagingStore
     + Outbox
+    + RelayStore
+    + History
+    + DeliveryPolicyStore
     + Send
     + Sync
     + 'static
@@ -81,6 +90,9 @@ impl<T> Store for T where
         + MediaStore
         + MessagingStore
         + Outbox
+        + RelayStore
+        + History
+        + DeliveryPolicyStore
         + Send
         + Sync
         + 'static
@@ -90,8 +102,9 @@ impl<T> Store for T where
 /// The traits a caller needs in scope to call the store's methods (on `Arc<dyn Store>` too).
 pub mod prelude {
     pub use crate::{
-        DeliveryQueue, EventLog, MediaStore, MessagingStore, NodeRegistry, Outbox, RateLimitStore,
-        SecretStore, SettingsStore, Store, SubscriptionStore, TemplateStore, WorldStore,
+        DeliveryPolicyStore, DeliveryQueue, EventLog, History, MediaStore, MessagingStore,
+        NodeRegistry, Outbox, RateLimitStore, RelayStore, SecretStore, SettingsStore, Store,
+        SubscriptionStore, TemplateStore, WorldStore,
     };
 }
 

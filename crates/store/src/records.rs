@@ -223,6 +223,9 @@ pub enum DeliveryState {
     Expired,
     /// The app unsubscribed from the WABA before delivery.
     Cancelled,
+    /// Kept, not attempted and not expiring, while its (app, target) is paused; due again on
+    /// resume or replay.
+    Paused,
 }
 
 impl DeliveryState {
@@ -233,6 +236,7 @@ impl DeliveryState {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Expired => "expired",
             DeliveryState::Cancelled => "cancelled",
+            DeliveryState::Paused => "paused",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -242,6 +246,7 @@ impl DeliveryState {
             "delivered" => DeliveryState::Delivered,
             "expired" => DeliveryState::Expired,
             "cancelled" => DeliveryState::Cancelled,
+            "paused" => DeliveryState::Paused,
             _ => return None,
         })
     }

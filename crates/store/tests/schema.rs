@@ -50,6 +50,7 @@ const PG_ONLY_WORLD_TRIGGERS: &[&str] = &[
     "app_subscription_fields",
     "waba_subscriptions",
     "phone_number_overrides",
+    "delivery_policies",
 ];
 
 fn family(declared: &str) -> String {

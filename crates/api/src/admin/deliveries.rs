@@ -2,14 +2,19 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use wabahook_delivery::history::{self, ReplayFilters, ReplayTo};
 use wabahook_delivery::routing;
+use wabahook_domain::fields;
 use wabahook_receiver::samples::{self, SampleContext};
 use wabahook_receiver::TYPED_FIELDS;
-use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Event, Replay};
+use wabahook_store::{Delivery, DeliveryFilter, DeliveryState, Event, EventFilter, Replay};
 
-use super::requests::{CreateEvent, DeliveryQuery, ObjectId, ReplayRequest};
-use super::responses::{DeliveryPage, DeliveryResponse, EventResponse, Replayed};
+use super::requests::{CreateEvent, DeliveryQuery, ObjectId, ReplayRequest, TimeArg};
+use super::responses::{
+    DeliveryPage, DeliveryResponse, EventResponse, Replayed, ReplayedByFilters,
+};
 use super::{AdminError, AdminJson, AdminQuery};
 use crate::AppState;
 
@@ -139,7 +144,7 @@ pub async fn list_deliveries(
         None => None,
         Some(x) => Some(DeliveryState::parse(x).ok_or_else(|| {
             AdminError::Invalid(
-                "state must be pending, retrying, delivered, expired or cancelled".into(),
+                "state must be pending, retrying, paused, delivered, expired or cancelled".into(),
             )
         })?),
     };
@@ -189,42 +194,131 @@ pub async fn get_delivery(
 pub async fn replay(
     State(s): State<AppState>,
     AdminJson(r): AdminJson<ReplayRequest>,
-) -> AdminResult<Json<Replayed>> {
-    let what = match (r.delivery_id, r.event_id, r.app_id, r.since) {
-        (Some(id), None, None, None) => {
-            s.store
-                .delivery(id)
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no delivery {id}")))?;
-            Replay::Delivery(id)
-        }
-        (None, Some(id), None, None) => {
-            s.store
-                .event(&id)
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
-            Replay::Event(id.into())
-        }
-        (None, None, Some(app_id), since) => {
-            s.store
-                .app(&app_id)
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no app {app_id}")))?;
-            Replay::FailedSince {
-                app_id: app_id.into(),
-                since_ms: since.unwrap_or(0).saturating_mul(1000),
+) -> AdminResult<Response> {
+    if r.to.is_some() {
+        return Ok(Json(replay_by_filters(&s, r).await?).into_response());
+    }
+    if r.until.is_some()
+        || r.field.is_some()
+        || r.waba_id.is_some()
+        || r.limit.is_some()
+        || r.dry_run
+    {
+        return Err(AdminError::Invalid(
+            "until, field, waba_id, limit and dry_run belong to a replay by filters: give to \
+             (\"current\" or \"original\") as well"
+                .into(),
+        ));
+    }
+    let since_ms = time_ms(r.since.as_ref(), "since")?;
+    let what =
+        match (r.delivery_id, r.event_id, r.app_id, since_ms) {
+            (Some(id), None, None, None) => {
+                s.store
+                    .delivery(id)
+                    .await?
+                    .ok_or_else(|| AdminError::NotFound(format!("no delivery {id}")))?;
+                Replay::Delivery(id)
             }
-        }
-        _ => {
-            return Err(AdminError::Invalid(
-                "give exactly one of delivery_id, event_id, or app_id (with an optional since)"
+            (None, Some(id), None, None) => {
+                s.store
+                    .event(&id)
+                    .await?
+                    .ok_or_else(|| AdminError::NotFound(format!("no event {id}")))?;
+                Replay::Event(id.into())
+            }
+            (None, None, Some(app_id), since_ms) => {
+                s.store
+                    .app(&app_id)
+                    .await?
+                    .ok_or_else(|| AdminError::NotFound(format!("no app {app_id}")))?;
+                Replay::FailedSince {
+                    app_id: app_id.into(),
+                    since_ms: since_ms.unwrap_or(0),
+                }
+            }
+            _ => return Err(AdminError::Invalid(
+                "give exactly one of delivery_id, event_id, or app_id (with an optional since); \
+                 or to (\"current\" or \"original\") with filters"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let now = s.now_ms();
     let horizon = now + s.engine.config().horizon_secs as i64 * 1000;
     let n = s.store.replay(what, now, horizon).await?;
     s.engine.wake();
-    Ok(Json(Replayed { replayed: n }))
+    Ok(Json(Replayed { replayed: n }).into_response())
+}
+
+/// Deliveries a replay by filters queues unless told otherwise.
+const DEFAULT_REPLAY_LIMIT: u64 = 1_000;
+/// Most deliveries one replay by filters may queue.
+const MAX_REPLAY_LIMIT: u64 = 100_000;
+
+fn time_ms(t: Option<&TimeArg>, name: &str) -> AdminResult<Option<i64>> {
+    t.map(|t| t.unix_ms(name))
+        .transpose()
+        .map_err(AdminError::Invalid)
+}
+
+/// `POST replay` with `to`: the stored changes matching the filters, routed again now, each to
+/// a new delivery. Every filter is checked before anything is read.
+async fn replay_by_filters(s: &AppState, r: ReplayRequest) -> AdminResult<ReplayedByFilters> {
+    let to =
+        r.to.as_deref()
+            .and_then(ReplayTo::parse)
+            .ok_or_else(|| AdminError::Invalid("to must be \"current\" or \"original\"".into()))?;
+    if r.delivery_id.is_some() || r.event_id.is_some() {
+        return Err(AdminError::Invalid(
+            "a replay by filters (to) takes no delivery_id or event_id".into(),
+        ));
+    }
+    let since_ms = time_ms(r.since.as_ref(), "since")?;
+    let until_ms = time_ms(r.until.as_ref(), "until")?;
+    if let (Some(a), Some(b)) = (since_ms, until_ms) {
+        if a >= b {
+            return Err(AdminError::Invalid("since must be before until".into()));
+        }
+    }
+    if let Some(f) = &r.field {
+        if !fields::is_well_formed(f) {
+            return Err(AdminError::Invalid(format!(
+                "field {f:?} is not a field name (lowercase letters, digits and _)"
+            )));
+        }
+    }
+    let limit = r.limit.unwrap_or(DEFAULT_REPLAY_LIMIT);
+    if !(1..=MAX_REPLAY_LIMIT).contains(&limit) {
+        return Err(AdminError::Invalid(format!(
+            "limit must be 1 to {MAX_REPLAY_LIMIT}"
+        )));
+    }
+    if let Some(app_id) = &r.app_id {
+        s.store
+            .app(app_id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no app {app_id}")))?;
+    }
+    let filters = ReplayFilters {
+        events: EventFilter {
+            since_ms,
+            until_ms,
+            field: r.field,
+            waba_id: r.waba_id.map(String::from),
+        },
+        app_id: r.app_id.map(String::from),
+        to,
+        limit,
+        dry_run: r.dry_run,
+    };
+    let out = history::replay(s.store.as_ref(), s.engine.config(), s.now_ms(), &filters).await?;
+    if out.queued > 0 && !r.dry_run {
+        s.engine.wake();
+    }
+    Ok(ReplayedByFilters {
+        already_pending: out.already_pending,
+        dry_run: r.dry_run,
+        events: out.events,
+        replayed: out.queued,
+    })
 }

@@ -6,6 +6,7 @@ use axum::Json;
 use serde_json::json;
 use wabahook_store::StoreError;
 
+use wabahook_delivery::history::ReplayError;
 use wabahook_delivery::routing::AcceptError;
 use wabahook_domain::DomainError;
 use wabahook_simulator::inbound::InboundError;
@@ -60,6 +61,15 @@ impl From<DomainError> for AdminError {
             | DomainError::SeedParse(_)
             | DomainError::SeedEntry { .. }) => AdminError::Invalid(e.to_string()),
             DomainError::Store(e) => AdminError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ReplayError> for AdminError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::Store(s) => s.into(),
+            too_many @ ReplayError::TooMany { .. } => AdminError::Invalid(too_many.to_string()),
         }
     }
 }

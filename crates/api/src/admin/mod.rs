@@ -5,6 +5,8 @@ mod check_receiver;
 mod conversations;
 mod deliveries;
 mod error;
+mod policies;
+mod relay;
 mod requests;
 mod resources;
 mod responses;
@@ -48,6 +50,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/apps/{id}", get(resources::get_app))
         .route(
+            "/apps/{id}/delivery_policy",
+            get(policies::get_policy)
+                .post(policies::put_policy)
+                .patch(policies::put_policy),
+        )
+        .route("/apps/{id}/resume", post(policies::resume))
+        .route("/paused_targets", get(policies::paused_targets))
+        .route(
             "/apps/{id}/check_receiver",
             post(check_receiver::check_receiver),
         )
@@ -79,6 +89,18 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/failing_recipients/{wa_id}",
             axum::routing::delete(conversations::remove_failing),
         )
+        .route(
+            "/relay/upstream_apps",
+            post(relay::create_upstream_app).get(relay::list_upstream_apps),
+        )
+        .route(
+            "/relay/upstream_apps/{id}",
+            axum::routing::delete(relay::delete_upstream_app),
+        )
+        .route("/relay/counts", get(relay::counts))
+        .route("/relay/ingest", get(relay::ingest_log))
+        .route("/relay/quarantine", get(relay::quarantine))
+        .route("/relay/quarantine/release", post(relay::release))
         .route("/templates/{id}", get(templates::get_template))
         .route("/templates/{id}/review", post(templates::review))
         .route("/templates/{id}/quality", post(templates::quality))

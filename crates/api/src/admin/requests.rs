@@ -189,15 +189,66 @@ pub struct DeliveryQuery {
     pub limit: Option<i64>,
 }
 
-/// `POST replay`: exactly one of a delivery, an event, or an app's failures.
+/// `POST replay`: exactly one of a delivery, an event, or an app's failures; or, with `to`,
+/// the stored changes matching filters, routed again.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     pub delivery_id: Option<i64>,
     pub event_id: Option<GraphId>,
     pub app_id: Option<GraphId>,
-    /// Unix seconds; with `app_id`: replay its failed and expired deliveries created since then.
-    pub since: Option<i64>,
+    /// With `app_id` alone: replay its failed and expired deliveries created since then. With
+    /// `to`: events stored at or after it.
+    pub since: Option<TimeArg>,
+    /// With `to`: events stored before it.
+    pub until: Option<TimeArg>,
+    pub field: Option<String>,
+    pub waba_id: Option<GraphId>,
+    /// `"current"` or `"original"`: replay by filters, to the apps routing gives now, or to
+    /// those of them that had a delivery of the event before.
+    pub to: Option<String>,
+    /// Most deliveries a replay by filters may queue.
+    pub limit: Option<u64>,
+    /// Count what a replay by filters would queue, and queue nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A time: Unix seconds, or an RFC 3339 text such as `2026-11-01T00:00:00Z`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum TimeArg {
+    Unix(i64),
+    Text(String),
+}
+
+impl TimeArg {
+    /// Unix milliseconds, or what is wrong with the value of `name`.
+    pub fn unix_ms(&self, name: &str) -> Result<i64, String> {
+        let secs = match self {
+            TimeArg::Unix(s) => *s,
+            TimeArg::Text(t) => match t.trim().parse::<i64>() {
+                Ok(s) => s,
+                Err(_) => time::OffsetDateTime::parse(
+                    t.trim(),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|e| {
+                    format!(
+                        "{name} must be Unix seconds or an RFC 3339 time \
+                         (2026-11-01T00:00:00Z): {e}"
+                    )
+                })?
+                .unix_timestamp(),
+            },
+        };
+        if !(0..=253_402_300_799).contains(&secs) {
+            return Err(format!(
+                "{name} is out of range (Unix seconds, 0 to year 9999)"
+            ));
+        }
+        Ok(secs * 1000)
+    }
 }
 
 /// The id in a resource's path: a Graph id, or the request is refused before anything reaches

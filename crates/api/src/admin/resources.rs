@@ -126,7 +126,10 @@ pub async fn get_app(
     State(s): State<AppState>,
     ObjectId(id): ObjectId,
 ) -> AdminResult<Json<AppResponse>> {
-    found("app", &id, s.store.app(&id).await?)
+    let Json(app): Json<AppResponse> = found("app", &id, s.store.app(&id).await?)?;
+    // The operator sees a paused endpoint where the app is looked at.
+    let paused = super::policies::paused_of(&s, &id).await?;
+    Ok(Json(app.with_paused_targets(paused)))
 }
 
 pub async fn create_app_access(

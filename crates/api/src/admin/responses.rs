@@ -85,6 +85,9 @@ pub struct AppResponse {
     /// Only in the answer to the app's creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
+    /// Only in the app's own `GET`: its targets paused by the delivery policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_targets: Option<Vec<super::policies::TargetResponse>>,
 }
 
 impl AppResponse {
@@ -107,6 +110,16 @@ impl From<App> for AppResponse {
             link: a.link,
             name: a.name,
             secret: None,
+            paused_targets: None,
+        }
+    }
+}
+
+impl AppResponse {
+    pub fn with_paused_targets(self, paused: Vec<super::policies::TargetResponse>) -> Self {
+        AppResponse {
+            paused_targets: Some(paused),
+            ..self
         }
     }
 }
@@ -288,6 +301,17 @@ pub struct Replayed {
     pub replayed: u64,
 }
 
+/// A replay by filters: deliveries queued (or, dry, that would be), the events that matched,
+/// and the deliveries left out because the same one is still to be sent. Fields sorted, as
+/// every admin answer.
+#[derive(Serialize)]
+pub struct ReplayedByFilters {
+    pub already_pending: u64,
+    pub dry_run: bool,
+    pub events: u64,
+    pub replayed: u64,
+}
+
 /// A customer's message, accepted: its id (for replies and reactions) and its event.
 #[derive(Serialize)]
 pub struct SimulatedInbound {
@@ -402,5 +426,11 @@ mod tests {
         same_as_sorted(EventResponse::new(event.clone(), 1).unwrap());
         same_as_sorted(EventResponse::new(event, page.data).unwrap());
         same_as_sorted(Replayed { replayed: 2 });
+        same_as_sorted(ReplayedByFilters {
+            already_pending: 1,
+            dry_run: true,
+            events: 3,
+            replayed: 2,
+        });
     }
 }

@@ -126,6 +126,8 @@ struct Shared {
     script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
     /// How long a path's POSTs wait before their answer (they are recorded on arrival).
     delays: Arc<Mutex<HashMap<String, Duration>>>,
+    /// POSTs whose body holds one of these are answered 500, whatever the path.
+    refused: Arc<Mutex<Vec<String>>>,
     arrived: Arc<tokio::sync::Notify>,
 }
 
@@ -164,6 +166,16 @@ impl Receiver {
             .lock()
             .unwrap()
             .insert(path.into(), statuses.to_vec());
+    }
+
+    /// Answers 500 to every POST whose body holds `needle` (a WABA's id, a customer's), until
+    /// [`Receiver::accept_all`].
+    pub fn refuse_containing(&self, needle: &str) {
+        self.shared.refused.lock().unwrap().push(needle.into());
+    }
+
+    pub fn accept_all(&self) {
+        self.shared.refused.lock().unwrap().clear();
     }
 
     pub fn answer_after(&self, path: &str, delay: Duration) {
@@ -210,6 +222,15 @@ async fn record(State(s): State<Shared>, uri: Uri, headers: HeaderMap, body: Byt
     let delay = s.delays.lock().unwrap().get(&path).copied();
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
+    }
+    let text = String::from_utf8_lossy(&body);
+    if s.refused
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| text.contains(n.as_str()))
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR;
     }
     let mut script = s.script.lock().unwrap();
     match script.get_mut(&path) {

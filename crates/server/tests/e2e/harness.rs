@@ -452,7 +452,8 @@ pub fn spawn_serve(mut cmd: std::process::Command) -> (std::process::Child, Stri
         .read_line(&mut first)
         .unwrap();
     assert!(
-        first.starts_with("wabahook sandbox listening on http://127.0.0.1:"),
+        first.starts_with("wabahook sandbox listening on http://127.0.0.1:")
+            || first.starts_with("wabahook relay listening on http://127.0.0.1:"),
         "{first}"
     );
     let base = first.trim().rsplit(' ').next().unwrap().to_string();

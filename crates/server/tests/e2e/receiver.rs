@@ -25,6 +25,7 @@ pub struct Receiver {
     /// Status to answer POSTs to a path with, in turn; when used up, 200.
     pub script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
     delays: Arc<Mutex<HashMap<String, Duration>>>,
+    refused: Arc<Mutex<Vec<String>>>,
     arrived: Arc<tokio::sync::Notify>,
 }
 
@@ -49,6 +50,8 @@ struct ReceiverState {
     script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
     /// How long to wait before answering POSTs to a path (recorded on arrival).
     delays: Arc<Mutex<HashMap<String, Duration>>>,
+    /// POSTs whose body holds one of these are answered 500, whatever the path.
+    refused: Arc<Mutex<Vec<String>>>,
     /// Notified on every POST.
     arrived: Arc<tokio::sync::Notify>,
 }
@@ -59,12 +62,14 @@ impl Receiver {
         let posts = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(HashMap::new()));
         let delays = Arc::new(Mutex::new(HashMap::new()));
+        let refused = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(tokio::sync::Notify::new());
         let state = ReceiverState {
             seen: seen.clone(),
             posts: posts.clone(),
             script: script.clone(),
             delays: delays.clone(),
+            refused: refused.clone(),
             arrived: arrived.clone(),
         };
         let app = Router::new()
@@ -85,8 +90,19 @@ impl Receiver {
             posts,
             script,
             delays,
+            refused,
             arrived,
         }
+    }
+
+    /// Answers 500 to every POST whose body holds `needle` (a customer's id, say), until
+    /// [`Receiver::accept_all`].
+    pub fn refuse_containing(&self, needle: &str) {
+        self.refused.lock().unwrap().push(needle.to_string());
+    }
+
+    pub fn accept_all(&self) {
+        self.refused.lock().unwrap().clear();
     }
 
     /// Answers POSTs to `path` only after `delay` (they are recorded when they arrive).
@@ -197,6 +213,15 @@ async fn record(
     let delay = s.delays.lock().unwrap().get(&path).copied();
     if let Some(d) = delay.filter(|d| !d.is_zero()) {
         tokio::time::sleep(d).await;
+    }
+    let text = String::from_utf8_lossy(&body);
+    if s.refused
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| text.contains(n.as_str()))
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR;
     }
     let mut script = s.script.lock().unwrap();
     match script.get_mut(&path) {

@@ -633,3 +633,34 @@ async fn batched_statuses_arrive_in_one_post() {
     }
     panic!("statuses missing: {:?}", statuses_at(&rx.posts(), &id));
 }
+
+#[tokio::test]
+async fn a_customers_number_change_reaches_the_bot_with_what_the_business_now_knows() {
+    let (mut ctx, w, rx) = start().await;
+    let id = inbound(
+        &ctx,
+        json!({"phone_number_id": w.phone_id, "from": {"wa_id": CUSTOMER},
+               "type": "system", "system": {"new_wa_id": "16505559999"}}),
+    )
+    .await;
+    let (m, _) = wait_message(&rx, &id).await;
+    let system = m.system.expect("a system message");
+    assert_eq!(
+        system.wa_id.as_ref().map(|n| n.as_str()),
+        Some("16505559999")
+    );
+    // Recorded with the customer's new identity in one transaction, then emitted and marked:
+    // nothing is left for a sweep.
+    ctx.stop().await;
+    let store = wabahook_store::open(
+        &ctx.dir.store_url(),
+        Arc::new(wabahook_model::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    assert!(store
+        .pending_emissions(i64::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -2,8 +2,9 @@
 --
 -- A template's review is decided when it is created and takes effect later: `status` (and
 -- `reason`) hold from `decided_at_ms` on, `prior_status` (and `prior_reason`) before it, so the
--- status read at any moment follows the clock without a job to flip it. `review_event_id` is
--- the event announcing that decision, cancelled if another decision comes first.
+-- status read at any moment follows the clock without a job to flip it. `review_outbox_id` is
+-- the outbox row announcing that decision, written with it: should another decision come first,
+-- that row is superseded while still pending, or its event's deliveries cancelled once emitted.
 CREATE TABLE templates (
     id               TEXT PRIMARY KEY,
     waba_id          TEXT NOT NULL,
@@ -17,7 +18,7 @@ CREATE TABLE templates (
     decided_at_ms    BIGINT NOT NULL,
     prior_status     TEXT NOT NULL,
     prior_reason     TEXT,
-    review_event_id  TEXT,
+    review_outbox_id BIGINT,
     quality_score    TEXT NOT NULL,
     quality_at       BIGINT NOT NULL,
     created_at_ms    BIGINT NOT NULL,
@@ -44,3 +45,12 @@ CREATE TABLE media (
     url_expires_at_ms BIGINT,
     created_at_ms     BIGINT NOT NULL
 );
+
+-- The outbox's sweep claims what it emits, under a lease, so that two nodes sharing a database
+-- never emit the same row at once; a lease that ran out (its node died) is taken again. Rows
+-- are deleted some time after `done_at_ms`, when they were emitted or refused.
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_until_ms BIGINT;
+ALTER TABLE outbox ADD COLUMN done_at_ms BIGINT;
+UPDATE outbox SET done_at_ms = created_at_ms WHERE event_id IS NOT NULL OR refused IS NOT NULL;
+CREATE INDEX outbox_done ON outbox(done_at_ms) WHERE done_at_ms IS NOT NULL;

@@ -38,6 +38,16 @@ pub trait DeliveryQueue: Send + Sync {
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
     ) -> StoreResult<()>;
+    /// As [`DeliveryQueue::finish_attempts`] for one POST's deliveries, and, in the same
+    /// transaction, counts the POST for its (app, target)'s health: a success ends a run of
+    /// failures, a failure adds to it and pauses the target once `note`'s rule is met (its
+    /// pending deliveries are then parked, see [`crate::DeliveryPolicyStore`]). Returns whether
+    /// this call paused the target.
+    async fn finish_batch(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+        note: &TargetNote,
+    ) -> StoreResult<bool>;
     /// Makes claimed deliveries due again at `at_ms` without an attempt (shutdown, endpoint
     /// back-off), and no longer claimed; only those still held under the same claim.
     async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()>;
@@ -111,19 +121,94 @@ pub(crate) const CANCEL_PENDING: &str =
     "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1, \
      claimed_by = NULL WHERE app_id = $2 AND waba_id = $3 AND state IN ('pending', 'retrying')";
 
-/// Binds per row: event_id, app_id, waba_id, field, target_url, next_attempt_at,
-/// created_at_ms, expires_at_ms. Each delivery is pending.
-pub(crate) fn insert_deliveries_sql(n: usize) -> String {
-    let rows = value_rows(n, 8, |p| {
+/// Binds per row: [`delivery_params`]. A delivery is pending, or paused when its (app, target)
+/// is ([`crate::DeliveryPolicyStore`]); it expires at the app's own horizon when its policy has
+/// one (the given expiry otherwise), and takes the order key its app's ordered mode asks for.
+/// `lock` is [`share_lock`]: the pause row read is held until the commit, so that a resume
+/// committing meanwhile cannot leave a new delivery paused behind it.
+pub(crate) fn insert_deliveries_sql(n: usize, lock: &str) -> String {
+    let rows = value_rows(n, 9, |p| {
         format!(
-            "{}, {}, {}, {}, {}, 'pending', {}, {}, {}",
-            p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+            "{event}, {app}, {waba}, {field}, {url}, \
+             CASE WHEN EXISTS (SELECT 1 FROM target_health h WHERE h.app_id = {app} \
+              AND h.target_url = {url} AND h.paused_at_ms IS NOT NULL{lock}) \
+              THEN 'paused' ELSE 'pending' END, \
+             {next}, {created}, \
+             COALESCE((SELECT {created} + pol.horizon_secs * 1000 FROM delivery_policies pol \
+              WHERE pol.app_id = {app} AND pol.horizon_secs IS NOT NULL), {expires}), \
+             (SELECT CASE pol.ordered WHEN 'waba' THEN 'waba:' || {waba} \
+              WHEN 'customer' THEN COALESCE({customer}, 'waba:' || {waba}) END \
+              FROM delivery_policies pol WHERE pol.app_id = {app})",
+            event = p[0],
+            app = p[1],
+            waba = p[2],
+            field = p[3],
+            url = p[4],
+            next = p[5],
+            created = p[6],
+            expires = p[7],
+            customer = p[8],
         )
     });
     format!(
         "INSERT INTO deliveries (event_id, app_id, waba_id, field, target_url, state, \
-         next_attempt_at, created_at_ms, expires_at_ms) VALUES {rows}"
+         next_attempt_at, created_at_ms, expires_at_ms, order_key) VALUES {rows}"
     )
+}
+
+/// What an insert of deliveries locks while it reads whether a target is paused: PostgreSQL
+/// shares the row with a concurrent resume (which then waits, or is waited for); SQLite has one
+/// writer at a time and needs nothing.
+pub(crate) fn share_lock<DB: sqlx::Database>() -> &'static str {
+    if DB::NAME == "PostgreSQL" {
+        " FOR SHARE"
+    } else {
+        ""
+    }
+}
+
+/// One delivery's parameters for [`insert_deliveries_sql`]: it is due when its event was made,
+/// and `customer` is [`customer_key`] of the event.
+pub(crate) fn delivery_params<'a>(
+    e: &'a Event,
+    d: &'a NewDelivery,
+    expires_at_ms: i64,
+    customer: Option<&'a str>,
+) -> [Param<'a>; 9] {
+    args![
+        &e.id,
+        &d.app_id,
+        &e.waba_id,
+        &e.field,
+        &d.target_url,
+        e.created_at_ms,
+        e.created_at_ms,
+        expires_at_ms,
+        customer
+    ]
+}
+
+/// The customer an event is about, as an ordered-mode key (`customer:<wa_id>`): for a `messages`
+/// change, the sender of its first message (`messages[0].from`), else the recipient of its first
+/// status (`statuses[0].recipient_id`), else its first contact (`contacts[0].wa_id`). `None` for
+/// any other field or a change naming no customer: such deliveries are ordered by their WABA.
+pub fn customer_key(event: &Event) -> Option<String> {
+    if event.field != "messages" {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&event.value_json).ok()?;
+    let first = |list: &str, member: &str| {
+        value
+            .get(list)?
+            .get(0)?
+            .get(member)?
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("customer:{s}"))
+    };
+    first("messages", "from")
+        .or_else(|| first("statuses", "recipient_id"))
+        .or_else(|| first("contacts", "wa_id"))
 }
 
 /// Binds per row: delivery_id, at_ms, status, latency_ms, error_class, response_head.
@@ -163,14 +248,115 @@ pub(crate) const CLAIM_TARGETS: &str = "SELECT t.url FROM targets t WHERE t.bloc
 /// Leases one target's oldest due deliveries to a node. Binds: lease end, node, target, now,
 /// limit (numbered in order of appearance, so that they bind by position too). `lock` is how
 /// the dialect keeps two claimers off the same rows ([`Backend::SKIP_LOCKED`]).
+///
+/// Ordered mode: a delivery with an `order_key` is taken only while no older delivery of its
+/// (app, key) is undelivered (pending, retrying — claimed or not — or paused). So at most one
+/// delivery per key is ever claimed, on any node: the oldest undelivered one is in flight or
+/// waiting for its retry, and every later one is held back until it is delivered (or expires).
+/// On PostgreSQL a claimer that skips a row another node is claiming still sees it undelivered
+/// (it was committed before), so it holds back the rows behind it too.
 pub(crate) fn claim_target_sql(lock: &str) -> String {
     format!(
         "UPDATE deliveries SET next_attempt_at = $1, claimed_by = $2, claim_seq = claim_seq + 1 \
-         WHERE id IN (SELECT id FROM deliveries WHERE target_url = $3 \
-          AND state IN ('pending', 'retrying') AND next_attempt_at <= $4 \
-          ORDER BY next_attempt_at LIMIT $5{lock}) \
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.target_url = $3 \
+          AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $4 \
+          AND (d.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o \
+           WHERE o.app_id = d.app_id AND o.order_key = d.order_key AND o.id < d.id \
+           AND o.state IN ('pending', 'retrying', 'paused'))) \
+          ORDER BY d.next_attempt_at LIMIT $5{lock}) \
          RETURNING {DELIVERY_COLUMNS}"
     )
+}
+
+/// How one POST to an (app, target) went, for the target's health and its pause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetNote {
+    pub app_id: String,
+    pub target_url: String,
+    pub at_ms: i64,
+    /// `None`: the POST succeeded. Otherwise what failed (`http_status 500`, `connect`, …).
+    pub failure: Option<String>,
+    /// The app's pause rule: paused once at least this many attempts in a row failed (0: never
+    /// paused)…
+    pub pause_after_failures: i64,
+    /// …and the first of them is at least this old.
+    pub pause_after_ms: i64,
+}
+
+/// A success ends a run of failures (of a target that is not paused). Binds: app, target.
+pub(crate) const TARGET_SUCCEEDED: &str = "UPDATE target_health SET failures = 0, \
+     failing_since_ms = NULL, last_error = NULL WHERE app_id = $1 AND target_url = $2 \
+     AND failures > 0 AND paused_at_ms IS NULL";
+
+/// Counts a failure. Binds: app, target, at, error.
+pub(crate) const TARGET_FAILED: &str = "INSERT INTO target_health (app_id, target_url, failures, \
+     failing_since_ms, last_error) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (app_id, target_url) \
+     DO UPDATE SET failures = target_health.failures + 1, last_error = excluded.last_error, \
+     failing_since_ms = COALESCE(target_health.failing_since_ms, excluded.failing_since_ms)";
+
+/// Pauses the target once its rule is met; changes one row when it does. Binds: now, app,
+/// target, pause after failures, pause after ms (numbered in order of appearance, so that they
+/// bind by position too, as in SQLite's writer).
+pub(crate) const PAUSE_TARGET: &str = "UPDATE target_health SET paused_at_ms = $1, \
+     paused_reason = CAST(failures AS TEXT) || ' attempts in a row failed, the last with ' \
+     || COALESCE(last_error, 'an error') WHERE app_id = $2 AND target_url = $3 \
+     AND paused_at_ms IS NULL AND $4 > 0 AND failures >= $4 AND $1 - failing_since_ms >= $5";
+
+/// Parks the target's pending and retrying deliveries while it is paused (those a failure just
+/// rescheduled, those claimed and not yet back, those inserted as it was being paused). Their
+/// claims end: a result still in flight no longer applies (the delivery goes again on resume).
+/// Binds: app, target.
+pub(crate) const PARK_PAUSED: &str = "UPDATE deliveries SET state = 'paused', claimed_by = NULL, \
+     claim_seq = claim_seq + 1 WHERE app_id = $1 AND target_url = $2 \
+     AND state IN ('pending', 'retrying') AND EXISTS (SELECT 1 FROM target_health h \
+     WHERE h.app_id = $1 AND h.target_url = $2 AND h.paused_at_ms IS NOT NULL)";
+
+/// A row when the target is paused. Binds: app, target.
+pub(crate) const TARGET_IS_PAUSED: &str = "SELECT 1 FROM target_health WHERE app_id = $1 \
+     AND target_url = $2 AND paused_at_ms IS NOT NULL";
+
+/// Applies a [`TargetNote`] inside a write transaction; returns whether it paused the target.
+pub(crate) async fn note_target<DB: Sql>(
+    tx: &mut DB::Connection,
+    note: &TargetNote,
+) -> StoreResult<bool> {
+    let Some(failure) = &note.failure else {
+        DB::run(
+            &mut *tx,
+            TARGET_SUCCEEDED,
+            &args![&note.app_id, &note.target_url],
+        )
+        .await?;
+        return Ok(false);
+    };
+    let who = args![&note.app_id, &note.target_url];
+    DB::run(
+        &mut *tx,
+        TARGET_FAILED,
+        &args![&note.app_id, &note.target_url, note.at_ms, failure],
+    )
+    .await?;
+    let paused = DB::run(
+        &mut *tx,
+        PAUSE_TARGET,
+        &args![
+            note.at_ms,
+            &note.app_id,
+            &note.target_url,
+            note.pause_after_failures,
+            note.pause_after_ms
+        ],
+    )
+    .await?
+        > 0;
+    // Parking looks at the target's deliveries: only for a target that is paused.
+    let is_paused = !DB::fetch(&mut *tx, TARGET_IS_PAUSED, &who)
+        .await?
+        .is_empty();
+    if is_paused {
+        DB::run(&mut *tx, PARK_PAUSED, &who).await?;
+    }
+    Ok(paused)
 }
 
 /// Makes one claimed delivery due at another time and unclaimed, if still held under that
@@ -282,7 +468,15 @@ impl<B: Backend> DeliveryQueue for B {
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
     ) -> StoreResult<()> {
-        self.write_attempts(results).await
+        self.write_attempts(results, None).await.map(|_| ())
+    }
+
+    async fn finish_batch(
+        &self,
+        results: &[(Delivery, Attempt, AttemptOutcome)],
+        note: &TargetNote,
+    ) -> StoreResult<bool> {
+        self.write_attempts(results, Some(note)).await
     }
 
     async fn release(&self, deliveries: &[Delivery], at_ms: i64) -> StoreResult<()> {
@@ -294,9 +488,13 @@ impl<B: Backend> DeliveryQueue for B {
     }
 
     async fn replay(&self, what: Replay, now_ms: i64, expires_at_ms: i64) -> StoreResult<u64> {
+        // An app with a horizon of its own counts it from now; the others take `expires_at_ms`.
         let set = "UPDATE deliveries SET \
                    state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
-                   next_attempt_at = $1, expires_at_ms = $2, finished_at_ms = NULL, \
+                   next_attempt_at = $1, finished_at_ms = NULL, \
+                   expires_at_ms = COALESCE((SELECT $1 + pol.horizon_secs * 1000 \
+                    FROM delivery_policies pol WHERE pol.app_id = deliveries.app_id \
+                    AND pol.horizon_secs IS NOT NULL), $2), \
                    claim_seq = claim_seq + 1, claimed_by = NULL";
         let (clause, args): (&str, Vec<Param<'_>>) = match &what {
             Replay::Delivery(id) => ("WHERE id = $3", args![now_ms, expires_at_ms, *id].into()),
@@ -305,13 +503,35 @@ impl<B: Backend> DeliveryQueue for B {
                 args![now_ms, expires_at_ms, id].into(),
             ),
             Replay::FailedSince { app_id, since_ms } => (
-                "WHERE app_id = $3 AND created_at_ms >= $4 AND state IN ('retrying', 'expired')",
+                "WHERE app_id = $3 AND created_at_ms >= $4 \
+                 AND state IN ('retrying', 'expired', 'paused')",
                 args![now_ms, expires_at_ms, app_id, *since_ms].into(),
             ),
         };
-        let sql = format!("{set} {clause}");
+        let sql = format!("{set} {clause} RETURNING app_id, target_url");
         let mut tx = self.begin_write().await?;
-        let n = B::Db::run(&mut tx, &sql, &args).await?;
+        let rows = B::Db::fetch(&mut tx, &sql, &args).await?;
+        let n = rows.len() as u64;
+        let mut pairs = std::collections::BTreeSet::new();
+        for r in &rows {
+            pairs.insert((r.text(0)?, r.text(1)?));
+        }
+        // Replaying a paused target's deliveries resumes it: the rest of its deliveries go too.
+        for (app_id, url) in &pairs {
+            let paused = !B::Db::fetch(&mut tx, TARGET_IS_PAUSED, &args![app_id, url])
+                .await?
+                .is_empty();
+            if paused {
+                crate::concerns::policies::resume_in::<B::Db>(
+                    &mut tx,
+                    app_id,
+                    Some(url),
+                    now_ms,
+                    expires_at_ms - now_ms,
+                )
+                .await?;
+            }
+        }
         self.announce_work(&mut tx).await?;
         tx.commit().await?;
         Ok(n)
@@ -355,5 +575,50 @@ impl<B: Backend> DeliveryQueue for B {
 
     async fn work_noticed(&self) {
         self.notice_work().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(field: &str, value: &str) -> Event {
+        Event {
+            id: "e".into(),
+            waba_id: "w".into(),
+            field: field.into(),
+            value_json: value.into(),
+            phone_number_id: None,
+            time: 0,
+            created_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_customer_of_a_messages_change() {
+        let key = |field: &str, value: &str| customer_key(&event(field, value));
+        assert_eq!(
+            key(
+                "messages",
+                r#"{"contacts":[{"wa_id":"1"}],"messages":[{"from":"2"}]}"#
+            )
+            .as_deref(),
+            Some("customer:2")
+        );
+        assert_eq!(
+            key("messages", r#"{"statuses":[{"recipient_id":"3"}]}"#).as_deref(),
+            Some("customer:3")
+        );
+        assert_eq!(
+            key("messages", r#"{"contacts":[{"wa_id":"4"}]}"#).as_deref(),
+            Some("customer:4")
+        );
+        // No customer named, another field, or no JSON object: ordered by the WABA instead.
+        assert_eq!(key("messages", r#"{"errors":[{"code":1}]}"#), None);
+        assert_eq!(
+            key("account_update", r#"{"messages":[{"from":"2"}]}"#),
+            None
+        );
+        assert_eq!(key("messages", "[1]"), None);
     }
 }

@@ -7,9 +7,13 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 
 use crate::backend::Backend;
+use crate::concerns::deliveries;
 use crate::records::{Event, NewDelivery};
 use crate::sql::{args, value_rows, Columns, Param, Sql};
 use crate::{StoreError, StoreResult};
+
+/// Rows per multi-row statement: each statement is a round trip to the server.
+pub(crate) const CHUNK: usize = 100;
 
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -116,6 +120,56 @@ pub(crate) fn event_results(
             }
         })
         .collect()
+}
+
+/// Writes events and their deliveries on `tx`, an open write transaction, a hundred rows to a
+/// statement (PostgreSQL's hot path, and the relay's ingest on both backends). An event whose id is taken (stored before, or given
+/// earlier in `writes`) is skipped with its deliveries, and its result says so; the others are
+/// written. The outer error is the database's own failure, which spoils the whole transaction.
+pub(crate) async fn insert_events_in<DB: Sql>(
+    tx: &mut DB::Connection,
+    writes: &[EventWrite<'_>],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let first = first_writes(writes);
+    let candidates: Vec<&EventWrite<'_>> = writes
+        .iter()
+        .zip(&first)
+        .filter_map(|(w, first)| first.then_some(w))
+        .collect();
+    // Taken ids are skipped rather than failing the statement, so no savepoint is needed to
+    // keep the rest.
+    let mut written = HashSet::new();
+    for chunk in candidates.chunks(CHUNK) {
+        let sql = insert_events_sql(chunk.len());
+        let args: Vec<Param<'_>> = chunk.iter().flat_map(|w| event_params(w.event)).collect();
+        for row in DB::fetch(&mut *tx, &sql, &args).await? {
+            written.insert(row.text(0)?);
+        }
+    }
+    let results = event_results(writes, &first, &written);
+    let all: Vec<(&EventWrite<'_>, &NewDelivery)> = writes
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .flat_map(|(w, _)| w.deliveries.iter().map(move |d| (w, d)))
+        .collect();
+    let lock = deliveries::share_lock::<DB>();
+    for chunk in all.chunks(CHUNK) {
+        let sql = deliveries::insert_deliveries_sql(chunk.len(), lock);
+        let customers: Vec<Option<String>> = chunk
+            .iter()
+            .map(|(w, _)| deliveries::customer_key(w.event))
+            .collect();
+        let args: Vec<Param<'_>> = chunk
+            .iter()
+            .zip(&customers)
+            .flat_map(|((w, d), c)| {
+                deliveries::delivery_params(w.event, d, w.expires_at_ms, c.as_deref())
+            })
+            .collect();
+        DB::run(&mut *tx, &sql, &args).await?;
+    }
+    Ok(results)
 }
 
 #[async_trait]

@@ -142,7 +142,18 @@ pub trait MessagingStore: Send + Sync {
     ) -> StoreResult<Vec<MessageWithStatuses>>;
 
     /// Stores who a customer is (replacing what was known).
-    async fn put_customer(&self, customer: &Customer) -> StoreResult<()>;
+    async fn put_customer(&self, customer: &Customer) -> StoreResult<()> {
+        self.put_customer_emitting(customer, &[]).await.map(|_| ())
+    }
+
+    /// [`MessagingStore::put_customer`] with the events the change causes (a customer's
+    /// number change is announced by a `system` message) added to the outbox in the same
+    /// transaction; returns them with their outbox ids.
+    async fn put_customer_emitting(
+        &self,
+        customer: &Customer,
+        emissions: &[NewEmission],
+    ) -> StoreResult<Vec<PendingEmission>>;
 
     async fn customer(&self, business_id: &str, wa_id: &str) -> StoreResult<Option<Customer>>;
 
@@ -447,24 +458,33 @@ impl<B: Backend> MessagingStore for B {
             .collect())
     }
 
-    async fn put_customer(&self, c: &Customer) -> StoreResult<()> {
-        self.shared()
-            .write_one(
-                "INSERT INTO customers (business_id, wa_id, user_id, name, username, updated_at_ms) \
+    async fn put_customer_emitting(
+        &self,
+        c: &Customer,
+        emissions: &[NewEmission],
+    ) -> StoreResult<Vec<PendingEmission>> {
+        let mut tx = self.begin_write().await?;
+        B::Db::run(
+            &mut tx,
+            "INSERT INTO customers (business_id, wa_id, user_id, name, username, updated_at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(business_id, wa_id) DO UPDATE SET \
                  user_id = excluded.user_id, name = excluded.name, username = excluded.username, \
                  updated_at_ms = excluded.updated_at_ms",
-                &args![
-                    &c.business_id,
-                    &c.wa_id,
-                    &c.user_id,
-                    &c.name,
-                    &c.username,
-                    c.updated_at_ms
-                ],
-            )
-            .await?;
-        Ok(())
+            &args![
+                &c.business_id,
+                &c.wa_id,
+                &c.user_id,
+                &c.name,
+                &c.username,
+                c.updated_at_ms
+            ],
+        )
+        .await?;
+        let recorded =
+            outbox::add_emissions::<B::Db>(&mut tx, emissions, self.shared().clock.now_ms())
+                .await?;
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     async fn customer(&self, business_id: &str, wa_id: &str) -> StoreResult<Option<Customer>> {

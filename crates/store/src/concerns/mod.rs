@@ -8,11 +8,14 @@
 
 pub(crate) mod deliveries;
 pub(crate) mod events;
+pub(crate) mod history;
 pub(crate) mod media;
 pub(crate) mod messaging;
 pub(crate) mod nodes;
 pub(crate) mod outbox;
+pub(crate) mod policies;
 pub(crate) mod rate_limits;
+pub(crate) mod relay;
 pub(crate) mod secrets;
 pub(crate) mod settings;
 pub(crate) mod subscriptions;

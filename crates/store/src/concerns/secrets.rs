@@ -79,10 +79,12 @@ impl<B: Backend> SecretStore for B {
             )
             .await?;
         }
+        super::relay::reseal_upstream_apps::<B::Db>(&mut tx, &opening, &keyring, &mut done).await?;
         tx.commit().await?;
         self.shared().set_keyring(Arc::new(keyring));
         if done.sealed > 0 {
             self.scrub("apps").await?;
+            self.scrub("upstream_apps").await?;
         }
         Ok(done)
     }
@@ -92,9 +94,11 @@ impl<B: Backend> SecretStore for B {
             .shared()
             .read_all("SELECT id, secret FROM apps", &[], id_and_secret)
             .await?;
-        Ok(rows
+        let mut ids: BTreeSet<String> = rows
             .iter()
             .filter_map(|(_, s)| sealed::key_id_of(s).map(str::to_string))
-            .collect())
+            .collect();
+        ids.extend(super::relay::upstream_key_ids(self).await?);
+        Ok(ids)
     }
 }

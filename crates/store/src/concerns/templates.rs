@@ -3,6 +3,10 @@
 //! A review decision is stored when it is made, with the moment it takes effect
 //! (`decided_at_ms`); until then the template reads as its prior status. The status a caller
 //! sees is [`Template::status_at`], computed from the clock, so no job has to flip it.
+//!
+//! The decision's webhook is an outbox row written in the same transaction as the template
+//! (`review_outbox_id`), so that a crash right after the commit still announces it; a decision
+//! that replaces one still to come supersedes that row, pending or already an event.
 
 use async_trait::async_trait;
 
@@ -30,8 +34,9 @@ pub struct Template {
     /// The status before `decided_at_ms`, and its reason.
     pub prior_status: String,
     pub prior_reason: Option<String>,
-    /// The event announcing the decision at `decided_at_ms`, while it may still be pending.
-    pub review_event_id: Option<String>,
+    /// The outbox row announcing the decision at `decided_at_ms` (and, once emitted, its
+    /// event), while that announcement may still have to be withdrawn.
+    pub review_outbox_id: Option<i64>,
     pub quality_score: String,
     /// When the quality score was last set (Unix seconds).
     pub quality_at: i64,
@@ -64,37 +69,52 @@ pub trait TemplateStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Adds a template; `StoreError::Conflict` when the WABA has that name in that language.
-    async fn insert_template(&self, t: &Template) -> StoreResult<()>;
+    async fn insert_template(&self, t: &Template) -> StoreResult<()> {
+        self.insert_template_emitting(t, None).await.map(|_| ())
+    }
+
+    /// [`TemplateStore::insert_template`] with the emission announcing its review decision
+    /// added to the outbox in the same transaction; the stored template's `review_outbox_id`
+    /// is that emission's id (else `t.review_outbox_id`). Returns the emission with its id.
+    async fn insert_template_emitting(
+        &self,
+        t: &Template,
+        decision: Option<&NewEmission>,
+    ) -> StoreResult<Vec<PendingEmission>>;
 
     async fn template(&self, id: &str) -> StoreResult<Option<Template>>;
 
     /// Every template of a WABA, oldest first.
     async fn templates(&self, waba_id: &str) -> StoreResult<Vec<Template>>;
 
-    /// Replaces every mutable column of template `t.id` with `t`'s; when `cancel_event_id` is
-    /// given, cancels the deliveries still pending of that event (a scheduled decision that
-    /// another one replaced), in the same transaction. False when the template is gone.
+    /// Replaces every mutable column of template `t.id` with `t`'s; when `supersede` names an
+    /// outbox row (a scheduled decision that another one replaces), that row is withdrawn in
+    /// the same transaction: refused while pending, its event's pending deliveries cancelled
+    /// once emitted. False when the template is gone.
     async fn update_template(
         &self,
         t: &Template,
-        cancel_event_id: Option<&str>,
+        supersede: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<bool> {
         Ok(self
-            .update_template_emitting(t, cancel_event_id, now_ms, &[])
+            .update_template_emitting(t, supersede, now_ms, &[], None)
             .await?
             .is_some())
     }
 
     /// [`TemplateStore::update_template`] with the events the change causes added to the
-    /// outbox in the same transaction; returns them with their ids, or `None` when the template
-    /// is gone (and nothing was written).
+    /// outbox in the same transaction, `decision` (the announcement of a new review decision)
+    /// last, its id becoming the template's `review_outbox_id` (else `t.review_outbox_id` is
+    /// kept). Returns them with their ids, or `None` when the template is gone (and nothing was
+    /// written).
     async fn update_template_emitting(
         &self,
         t: &Template,
-        cancel_event_id: Option<&str>,
+        supersede: Option<i64>,
         now_ms: i64,
         emissions: &[NewEmission],
+        decision: Option<&NewEmission>,
     ) -> StoreResult<Option<Vec<PendingEmission>>>;
 
     /// Deletes the templates named; returns how many there were.
@@ -102,18 +122,16 @@ pub trait TemplateStore: Send + Sync {
 }
 
 const COLUMNS: &str = "id, waba_id, name, language, category, parameter_format, components, \
-     status, reason, decided_at_ms, prior_status, prior_reason, review_event_id, quality_score, \
+     status, reason, decided_at_ms, prior_status, prior_reason, review_outbox_id, quality_score, \
      quality_at, created_at_ms";
 
 const INSERT: &str = "INSERT INTO templates (id, waba_id, name, language, category, \
      parameter_format, components, status, reason, decided_at_ms, prior_status, prior_reason, \
-     review_event_id, quality_score, quality_at, created_at_ms) \
+     review_outbox_id, quality_score, quality_at, created_at_ms) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// Cancels what is still pending of one event. Binds: now, event id.
-const CANCEL_EVENT: &str =
-    "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1, \
-     claimed_by = NULL WHERE event_id = $2 AND state IN ('pending', 'retrying')";
+/// Why a decision's announcement was withdrawn (`outbox.refused`).
+const SUPERSEDED: &str = "superseded by a later review decision";
 
 fn template(c: &dyn Columns) -> StoreResult<Template> {
     Ok(Template {
@@ -129,7 +147,7 @@ fn template(c: &dyn Columns) -> StoreResult<Template> {
         decided_at_ms: c.int(9)?,
         prior_status: c.text(10)?,
         prior_reason: c.opt_text(11)?,
-        review_event_id: c.opt_text(12)?,
+        review_outbox_id: c.opt_int(12)?,
         quality_score: c.text(13)?,
         quality_at: c.int(14)?,
         created_at_ms: c.int(15)?,
@@ -138,6 +156,9 @@ fn template(c: &dyn Columns) -> StoreResult<Template> {
 
 macro_rules! insert_args {
     ($t:expr) => {
+        insert_args!($t, $t.review_outbox_id)
+    };
+    ($t:expr, $review:expr) => {
         args![
             &$t.id,
             &$t.waba_id,
@@ -151,7 +172,7 @@ macro_rules! insert_args {
             $t.decided_at_ms,
             &$t.prior_status,
             &$t.prior_reason,
-            &$t.review_event_id,
+            $review,
             &$t.quality_score,
             $t.quality_at,
             $t.created_at_ms,
@@ -199,14 +220,27 @@ impl<B: Backend> TemplateStore for B {
         Ok(())
     }
 
-    async fn insert_template(&self, t: &Template) -> StoreResult<()> {
-        self.shared()
-            .write_one(INSERT, &insert_args!(t))
+    async fn insert_template_emitting(
+        &self,
+        t: &Template,
+        decision: Option<&NewEmission>,
+    ) -> StoreResult<Vec<PendingEmission>> {
+        let now_ms = self.shared().clock.now_ms();
+        let mut tx = self.begin_write().await?;
+        let recorded = outbox::add_emissions::<B::Db>(
+            &mut tx,
+            decision.map_or(&[], std::slice::from_ref),
+            now_ms,
+        )
+        .await?;
+        let review = recorded.first().map(|p| p.id).or(t.review_outbox_id);
+        B::Db::run(&mut tx, INSERT, &insert_args!(t, review))
             .await
             .map_err(|e| {
                 StoreError::from_write(e, &format!("template {} ({})", t.name, t.language))
             })?;
-        Ok(())
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     async fn template(&self, id: &str) -> StoreResult<Option<Template>> {
@@ -226,16 +260,31 @@ impl<B: Backend> TemplateStore for B {
     async fn update_template_emitting(
         &self,
         t: &Template,
-        cancel_event_id: Option<&str>,
+        supersede: Option<i64>,
         now_ms: i64,
         emissions: &[NewEmission],
+        decision: Option<&NewEmission>,
     ) -> StoreResult<Option<Vec<PendingEmission>>> {
         let mut tx = self.begin_write().await?;
+        if let Some(row) = supersede {
+            outbox::supersede::<B::Db>(&mut tx, row, SUPERSEDED, now_ms).await?;
+        }
+        let mut recorded = outbox::add_emissions::<B::Db>(&mut tx, emissions, now_ms).await?;
+        let review = match decision {
+            Some(d) => {
+                let d = outbox::add_emissions::<B::Db>(&mut tx, std::slice::from_ref(d), now_ms)
+                    .await?;
+                let id = d.first().map(|p| p.id);
+                recorded.extend(d);
+                id
+            }
+            None => t.review_outbox_id,
+        };
         let changed = B::Db::run(
             &mut tx,
             "UPDATE templates SET category = $2, parameter_format = $3, components = $4, \
              status = $5, reason = $6, decided_at_ms = $7, prior_status = $8, prior_reason = $9, \
-             review_event_id = $10, quality_score = $11, quality_at = $12 WHERE id = $1",
+             review_outbox_id = $10, quality_score = $11, quality_at = $12 WHERE id = $1",
             &args![
                 &t.id,
                 &t.category,
@@ -246,19 +295,16 @@ impl<B: Backend> TemplateStore for B {
                 t.decided_at_ms,
                 &t.prior_status,
                 &t.prior_reason,
-                &t.review_event_id,
+                review,
                 &t.quality_score,
                 t.quality_at,
             ],
         )
         .await?;
         if changed == 0 {
+            // Dropping the transaction rolls back the outbox rows written above.
             return Ok(None);
         }
-        if let Some(event) = cancel_event_id {
-            B::Db::run(&mut tx, CANCEL_EVENT, &args![now_ms, event]).await?;
-        }
-        let recorded = outbox::add_emissions::<B::Db>(&mut tx, emissions, now_ms).await?;
         tx.commit().await?;
         Ok(Some(recorded))
     }

@@ -2,20 +2,19 @@
 //! is a round trip to the server, so rows go a hundred to a statement. The statements are the
 //! ones the concerns define for both backends.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::{PgConnection, Postgres};
 
 use super::PgStore;
 use crate::backend::Backend;
 use crate::concerns::deliveries::{self, ClaimRequest};
-use crate::concerns::events::{self, EventWrite};
+use crate::concerns::events;
 use crate::records::*;
 use crate::sql::{args, Columns, Param, Sql};
 use crate::StoreResult;
 
-/// Rows per multi-row statement.
-const CHUNK: usize = 100;
+use crate::concerns::events::CHUNK;
 
 const EVENTS_IN_JSON: &str = "SELECT json_array_elements_text(CAST($1 AS JSON))";
 
@@ -60,62 +59,6 @@ pub(super) async fn claim_due_in(
         by_id.insert(e.id.clone(), e);
     }
     deliveries::pair_with_events(claimed, by_id)
-}
-
-/// Writes events and their deliveries. An event whose id is taken (stored before, or given
-/// earlier in `writes`) is skipped with its deliveries, and its result says so; the others are
-/// written. The outer error is the database's own failure, which spoils the whole transaction.
-pub(super) async fn insert_events_in(
-    tx: &mut PgConnection,
-    writes: &[EventWrite<'_>],
-) -> StoreResult<Vec<StoreResult<()>>> {
-    let first = events::first_writes(writes);
-    let candidates: Vec<&EventWrite<'_>> = writes
-        .iter()
-        .zip(&first)
-        .filter_map(|(w, first)| first.then_some(w))
-        .collect();
-    // Taken ids are skipped rather than failing the statement, so no savepoint is needed to
-    // keep the rest.
-    let mut written = HashSet::new();
-    for chunk in candidates.chunks(CHUNK) {
-        let sql = events::insert_events_sql(chunk.len());
-        let args: Vec<Param<'_>> = chunk
-            .iter()
-            .flat_map(|w| events::event_params(w.event))
-            .collect();
-        for row in Postgres::fetch(&mut *tx, &sql, &args).await? {
-            written.insert(row.text(0)?);
-        }
-    }
-    let results = events::event_results(writes, &first, &written);
-    let all: Vec<(&EventWrite<'_>, &NewDelivery)> = writes
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.is_ok())
-        .flat_map(|(w, _)| w.deliveries.iter().map(move |d| (w, d)))
-        .collect();
-    for chunk in all.chunks(CHUNK) {
-        let sql = deliveries::insert_deliveries_sql(chunk.len());
-        let args: Vec<Param<'_>> = chunk
-            .iter()
-            .flat_map(|(w, d)| {
-                let e = w.event;
-                args![
-                    &e.id,
-                    &d.app_id,
-                    &e.waba_id,
-                    &e.field,
-                    &d.target_url,
-                    e.created_at_ms,
-                    e.created_at_ms,
-                    w.expires_at_ms
-                ]
-            })
-            .collect();
-        Postgres::run(&mut *tx, &sql, &args).await?;
-    }
-    Ok(results)
 }
 
 /// Records attempts and applies their outcomes.

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use wabahook_model::clock::Clock;
 
 use crate::backend::{Backend, Shared, WorldWatch};
-use crate::concerns::deliveries::{ClaimRequest, DEFER_TARGET, RELEASE};
+use crate::concerns::deliveries::{self, ClaimRequest, TargetNote, DEFER_TARGET, RELEASE};
 use crate::concerns::events::EventWrite;
 use crate::records::*;
 use crate::sql::{args, Sql};
@@ -126,7 +126,12 @@ impl Backend for PgStore {
 
     async fn write_event(&self, write: EventWrite<'_>) -> StoreResult<()> {
         let mut tx = self.shared.write.begin().await?;
-        for result in hot::insert_events_in(&mut tx, std::slice::from_ref(&write)).await? {
+        for result in crate::concerns::events::insert_events_in::<Postgres>(
+            &mut tx,
+            std::slice::from_ref(&write),
+        )
+        .await?
+        {
             result?;
         }
         tx.commit().await?;
@@ -136,11 +141,16 @@ impl Backend for PgStore {
     async fn write_attempts(
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
-    ) -> StoreResult<()> {
+        note: Option<&TargetNote>,
+    ) -> StoreResult<bool> {
         let mut tx = self.shared.write.begin().await?;
         hot::finish_attempts_in(&mut tx, results).await?;
+        let paused = match note {
+            Some(note) => deliveries::note_target::<Postgres>(&mut tx, note).await?,
+            None => false,
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(paused)
     }
 
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {

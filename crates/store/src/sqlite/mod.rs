@@ -24,7 +24,7 @@ use wabahook_model::clock::Clock;
 use writer::{WriteJob, WriteOp, Written};
 
 use crate::backend::{Backend, Shared, WorldWatch};
-use crate::concerns::deliveries::ClaimRequest;
+use crate::concerns::deliveries::{ClaimRequest, TargetNote};
 use crate::concerns::events::EventWrite;
 use crate::records::*;
 use crate::{StoreError, StoreResult};
@@ -129,16 +129,16 @@ impl Backend for SqliteStore {
     async fn write_attempts(
         &self,
         results: &[(Delivery, Attempt, AttemptOutcome)],
-    ) -> StoreResult<()> {
-        self.commit(WriteOp::FinishAttempts(results.to_vec()))
-            .await
-            .map(|_| ())
+        note: Option<&TargetNote>,
+    ) -> StoreResult<bool> {
+        let op = WriteOp::FinishAttempts(results.to_vec(), note.cloned());
+        Ok(matches!(self.commit(op).await?, Written::Finished(true)))
     }
 
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Claimed>> {
         match self.commit(WriteOp::Claim(request)).await? {
             Written::Claimed(claimed) => Ok(claimed),
-            Written::Done => Ok(Vec::new()),
+            Written::Done | Written::Finished(_) => Ok(Vec::new()),
         }
     }
 

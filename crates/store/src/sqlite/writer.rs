@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::Backend;
-use crate::concerns::deliveries::{self, ClaimRequest};
+use crate::concerns::deliveries::{self, ClaimRequest, TargetNote};
 use crate::concerns::events::{self, EventWrite};
 use crate::records::*;
 use crate::sql::Columns;
@@ -28,16 +28,18 @@ use crate::{StoreError, StoreResult};
 /// A write that may share a transaction (and so one fsync) with others.
 pub(super) enum WriteOp {
     InsertEvent(Event, Vec<NewDelivery>, i64),
-    FinishAttempts(Vec<(Delivery, Attempt, AttemptOutcome)>),
+    FinishAttempts(Vec<(Delivery, Attempt, AttemptOutcome)>, Option<TargetNote>),
     Release(Vec<Delivery>, i64),
     Defer(String, i64),
     Claim(ClaimRequest),
 }
 
-/// What a write gave back: claims give their deliveries, the others nothing.
+/// What a write gave back: claims give their deliveries, attempt results whether their note
+/// paused the target, the others nothing.
 pub(super) enum Written {
     Done,
     Claimed(Vec<Claimed>),
+    Finished(bool),
 }
 
 pub(super) struct WriteJob {
@@ -73,7 +75,7 @@ pub(super) fn start(path: &str) -> StoreResult<mpsc::Sender<WriteJob>> {
     conn.set_prepared_statement_cache_capacity(16);
     let sql = Statements {
         insert_event: events::insert_events_sql(1),
-        insert_delivery: deliveries::insert_deliveries_sql(1),
+        insert_delivery: deliveries::insert_deliveries_sql(1, ""),
         insert_attempt: deliveries::insert_attempts_sql(1),
         finish_delivery: deliveries::finish_deliveries_sql(1),
         claim_target: deliveries::claim_target_sql(super::SqliteStore::SKIP_LOCKED),
@@ -135,7 +137,7 @@ fn commit_group(
         let mut insert = tx.prepare_cached(&sql.insert_attempt)?;
         let mut finish = tx.prepare_cached(&sql.finish_delivery)?;
         for job in group {
-            let WriteOp::FinishAttempts(results) = &job.op else {
+            let WriteOp::FinishAttempts(results, _) = &job.op else {
                 continue;
             };
             for (d, a, outcome) in results {
@@ -151,6 +153,13 @@ fn commit_group(
                 finish.execute(params![d.id, d.claim_seq, state, next, finished])?;
             }
         }
+    }
+    let mut paused = Vec::with_capacity(group.len());
+    for job in group {
+        paused.push(match &job.op {
+            WriteOp::FinishAttempts(_, Some(note)) => note_target(&tx, note)?,
+            _ => false,
+        });
     }
     {
         let mut release = tx.prepare_cached(deliveries::RELEASE)?;
@@ -203,6 +212,7 @@ fn commit_group(
             if !inserted {
                 continue;
             }
+            let customer = deliveries::customer_key(e);
             for d in w.deliveries {
                 insert_delivery.execute(params![
                     e.id,
@@ -212,7 +222,8 @@ fn commit_group(
                     d.target_url,
                     e.created_at_ms,
                     e.created_at_ms,
-                    w.expires_at_ms
+                    w.expires_at_ms,
+                    customer
                 ])?;
             }
             written.insert(e.id.clone());
@@ -220,11 +231,10 @@ fn commit_group(
     }
     let mut event_results = events::event_results(&writes, &first, &written).into_iter();
     let mut results = Vec::with_capacity(group.len());
-    for job in group {
+    for (job, paused) in group.iter().zip(paused) {
         results.push(match &job.op {
-            WriteOp::FinishAttempts(_) | WriteOp::Release(..) | WriteOp::Defer(..) => {
-                Ok(Written::Done)
-            }
+            WriteOp::FinishAttempts(..) => Ok(Written::Finished(paused)),
+            WriteOp::Release(..) | WriteOp::Defer(..) => Ok(Written::Done),
             WriteOp::InsertEvent(..) => event_results
                 .next()
                 .unwrap_or(Ok(()))
@@ -234,6 +244,36 @@ fn commit_group(
     }
     tx.commit()?;
     Ok(results)
+}
+
+/// Applies a POST's note to its target's health (see [`deliveries::note_target`], the same
+/// statements); returns whether it paused the target.
+fn note_target(tx: &rusqlite::Transaction<'_>, note: &TargetNote) -> rusqlite::Result<bool> {
+    let who = params![note.app_id, note.target_url];
+    let Some(failure) = &note.failure else {
+        tx.prepare_cached(deliveries::TARGET_SUCCEEDED)?
+            .execute(who)?;
+        return Ok(false);
+    };
+    tx.prepare_cached(deliveries::TARGET_FAILED)?
+        .execute(params![note.app_id, note.target_url, note.at_ms, failure])?;
+    let paused = tx
+        .prepare_cached(deliveries::PAUSE_TARGET)?
+        .execute(params![
+            note.at_ms,
+            note.app_id,
+            note.target_url,
+            note.pause_after_failures,
+            note.pause_after_ms
+        ])?
+        > 0;
+    if tx
+        .prepare_cached(deliveries::TARGET_IS_PAUSED)?
+        .exists(who)?
+    {
+        tx.prepare_cached(deliveries::PARK_PAUSED)?.execute(who)?;
+    }
+    Ok(paused)
 }
 
 /// Leases due deliveries target by target (see [`crate::DeliveryQueue::claim_due`]). The inner error
