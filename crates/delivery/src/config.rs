@@ -105,6 +105,8 @@ fn text_or_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 /// Longest node id, in bytes.
 const MAX_NODE_ID: usize = 128;
+/// Longest time failing before a pause: ten years.
+const MAX_PAUSE_SECS: u64 = 10 * 365 * 24 * 3600;
 /// Longest heartbeat interval: an hour.
 const MAX_HEARTBEAT_MS: u64 = 3_600_000;
 
@@ -131,6 +133,11 @@ impl DeliveryConfig {
         }
         if self.lease_ms <= self.timeout_ms as i64 {
             return Err("delivery.lease_ms must be longer than delivery.timeout_ms".into());
+        }
+        if self.pause_after_failures > 1_000_000 || self.pause_after_secs > MAX_PAUSE_SECS {
+            return Err(format!(
+                "delivery.pause_after_failures must be at most 1000000 and delivery.pause_after_secs at most {MAX_PAUSE_SECS}"
+            ));
         }
         if let Some(id) = &self.node_id {
             if id.is_empty() || id.len() > MAX_NODE_ID || id.chars().any(char::is_control) {

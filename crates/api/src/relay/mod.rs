@@ -200,7 +200,7 @@ async fn take(
                         field: c.field.clone(),
                         value_json: c.value.to_string(),
                         phone_number_id: c.phone_number_id.clone(),
-                        time: received_at_ms.div_euclid(1000),
+                        time: c.time.unwrap_or(received_at_ms.div_euclid(1000)),
                         created_at_ms: received_at_ms,
                     },
                     deliveries,

@@ -22,6 +22,8 @@ pub struct UpstreamChange<'a> {
     /// `value.metadata.display_phone_number`, when present: a WABA created on first sight gets
     /// its phone number with it.
     pub display_phone_number: Option<String>,
+    /// `entry.time` (Unix seconds), when Meta gave one: internal apps get the same.
+    pub time: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +35,8 @@ struct Body<'a> {
 #[derive(Deserialize)]
 struct Entry<'a> {
     id: IdText,
+    #[serde(default)]
+    time: Option<i64>,
     #[serde(borrow, default)]
     changes: Vec<Change<'a>>,
 }
@@ -90,6 +94,7 @@ pub fn changes(body: &str) -> Result<Vec<UpstreamChange<'_>>, String> {
                 value: c.value.get(),
                 phone_number_id,
                 display_phone_number,
+                time: entry.time,
             });
         }
     }
@@ -119,6 +124,7 @@ mod tests {
         assert_eq!(got[1].value, v2);
         assert_eq!(got[1].waba_id, "102290129340399");
         assert_eq!(got[1].phone_number_id, None);
+        assert_eq!((got[0].time, got[1].time), (None, Some(1700000000)));
     }
 
     #[test]
@@ -129,6 +135,60 @@ mod tests {
         let mut out = Vec::new();
         wabahook_receiver::meta_json::rewrite(v, &mut out).unwrap();
         assert_eq!(std::str::from_utf8(&out).unwrap(), v);
+    }
+
+    proptest::proptest! {
+        /// Any text is taken or refused with a reason, never a panic.
+        #[test]
+        fn any_text_is_taken_or_refused(text in "\\PC{0,300}") {
+            let _ = changes(&text);
+        }
+
+        /// Meta's form is a fixed point of the sandbox's rewrite: a value the sandbox accepted
+        /// and delivered, taken back by a relay, is the same bytes either way.
+        #[test]
+        fn meta_form_is_kept_by_the_rewrite(text in "\\PC{0,60}") {
+            let plain = serde_json::json!({"text": text, "url": "https://x/y"}).to_string();
+            let mut once = Vec::new();
+            wabahook_receiver::meta_json::rewrite(&plain, &mut once).unwrap();
+            let once = String::from_utf8(once).unwrap();
+            let mut twice = Vec::new();
+            wabahook_receiver::meta_json::rewrite(&once, &mut twice).unwrap();
+            proptest::prop_assert_eq!(once, String::from_utf8(twice).unwrap());
+        }
+
+        /// Whatever a value holds and however it is spaced, it comes back as the same bytes,
+        /// in Meta's escaped form or as plain UTF-8 alike.
+        #[test]
+        fn values_come_back_exact(
+            texts in proptest::collection::vec("\\PC{0,40}", 1..4),
+            ws in "[ \t\n\r]{0,3}",
+            meta_form in proptest::bool::ANY,
+        ) {
+            let values: Vec<String> = texts
+                .iter()
+                .map(|t| {
+                    let mut s = serde_json::to_string(t).unwrap();
+                    if meta_form {
+                        let mut out = Vec::new();
+                        wabahook_receiver::meta_json::rewrite(&s, &mut out).unwrap();
+                        s = String::from_utf8(out).unwrap();
+                    }
+                    format!("{{{ws}\"text\"{ws}:{ws}{s}{ws},\"n\":1.0e1{ws}}}")
+                })
+                .collect();
+            let changes_text: Vec<String> = values
+                .iter()
+                .map(|v| format!("{{{ws}\"value\":{ws}{v}{ws},\"field\":\"messages\"}}"))
+                .collect();
+            let body = format!(
+                "{{\"object\":\"whatsapp_business_account\",{ws}\"entry\":[{{\"id\":\"102290129340398\",\"changes\":[{}]}}]}}",
+                changes_text.join(",")
+            );
+            let got = changes(&body).unwrap();
+            let got: Vec<&str> = got.iter().map(|c| c.value).collect();
+            proptest::prop_assert_eq!(got, values.iter().map(String::as_str).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -60,9 +60,19 @@ async fn a_paused_endpoint_is_shown_kept_and_resumed() {
     assert_eq!(r.body["policy"]["horizon_secs"], 1_209_600);
     assert_eq!(r.body["effective"]["pause_after_failures"], 2);
     assert_eq!(r.body["effective"]["ordered"], Value::Null);
-    // A member left out is kept; null goes back to the default.
-    let r = ctx.admin_post(&policy, json!({"ordered": null})).await;
+    // A member left out is kept; null goes back to the default. PATCH does the same as POST.
+    let resp = ctx
+        .http
+        .patch(format!("{}/admin/v1/{policy}", ctx.base))
+        .bearer_auth(crate::harness::ADMIN)
+        .json(&json!({"ordered": null}))
+        .send()
+        .await
+        .unwrap();
+    let r = Ctx::reply(resp).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["policy"]["horizon_secs"], 1_209_600);
+    assert_eq!(r.body["policy"]["ordered"], Value::Null);
 
     rx.answer("/hook/paused", &[500; 100]);
     let first = ctx

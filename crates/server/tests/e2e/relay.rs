@@ -168,6 +168,11 @@ async fn ingest_checks_signatures_routes_exactly_and_deduplicates() {
     let (p1, p2): (Vec<_>, Vec<_>) = posts.into_iter().partition(|p| p.path == "/hook/one");
     assert_signed(&p1, &w1.app_secret);
     assert_signed(&p2, &w2.app_secret);
+    assert_eq!(
+        p2[0].json()["entry"][0]["time"],
+        1700000000,
+        "Meta's entry.time is kept"
+    );
 
     // Meta's retry of the same body: acknowledged, logged as a duplicate, not fanned out.
     assert_eq!(post(&ctx, &body, Some(UPSTREAM_SECRET)).await, 200);
@@ -709,7 +714,12 @@ async fn the_relay_killed_with_fan_out_pending_delivers_everything_after_a_resta
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let rx = Receiver::start().await;
     let dir = crate::harness::test_dir();
-    let (mut relay, base) = spawn_relay(&dir, &[]);
+    // One change per POST, two at a time: a backlog exists when the relay dies.
+    let slow = [
+        ("WABAHOOK_DELIVERY__BATCH_MAX_CHANGES", "1"),
+        ("WABAHOOK_DELIVERY__MAX_IN_FLIGHT_PER_TARGET", "2"),
+    ];
+    let (mut relay, base) = spawn_relay(&dir, &slow);
     subscribe(
         &http,
         &base,
@@ -759,7 +769,7 @@ async fn the_relay_killed_with_fan_out_pending_delivers_everything_after_a_resta
     assert!(before < N, "the kill came before everything was delivered");
 
     rx.answer_after("/hook/slow", Duration::ZERO);
-    let (mut relay, _) = spawn_relay(&dir, &[]);
+    let (mut relay, _) = spawn_relay(&dir, &slow);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while seen(&rx).len() < N && std::time::Instant::now() < deadline {
         rx.wait_for_post(Duration::from_millis(200)).await;

@@ -116,10 +116,12 @@ fn read_attempt(c: &dyn Columns) -> StoreResult<Attempt> {
     })
 }
 
-/// Cancels an app's pending deliveries on a WABA. Binds: now, app, WABA.
+/// Cancels an app's pending deliveries on a WABA (those kept by a paused target too). Binds:
+/// now, app, WABA.
 pub(crate) const CANCEL_PENDING: &str =
     "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1, \
-     claimed_by = NULL WHERE app_id = $2 AND waba_id = $3 AND state IN ('pending', 'retrying')";
+     claimed_by = NULL WHERE app_id = $2 AND waba_id = $3 \
+     AND state IN ('pending', 'retrying', 'paused')";
 
 /// Binds per row: [`delivery_params`]. A delivery is pending, or paused when its (app, target)
 /// is ([`crate::DeliveryPolicyStore`]); it expires at the app's own horizon when its policy has
@@ -510,6 +512,16 @@ impl<B: Backend> DeliveryQueue for B {
         };
         let sql = format!("{set} {clause} RETURNING app_id, target_url");
         let mut tx = self.begin_write().await?;
+        // Paused targets are locked before their deliveries, in the order a failure's note and a
+        // resume take them, so that a replay beside them cannot deadlock (PostgreSQL).
+        if !share_lock::<B::Db>().is_empty() {
+            B::Db::fetch(
+                &mut tx,
+                "SELECT app_id FROM target_health WHERE paused_at_ms IS NOT NULL FOR UPDATE",
+                &[],
+            )
+            .await?;
+        }
         let rows = B::Db::fetch(&mut tx, &sql, &args).await?;
         let n = rows.len() as u64;
         let mut pairs = std::collections::BTreeSet::new();

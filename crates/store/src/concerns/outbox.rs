@@ -155,7 +155,7 @@ pub(crate) async fn supersede<DB: Sql>(
 /// Cancels what is still pending of one event. Binds: now, event id.
 const CANCEL_EVENT: &str =
     "UPDATE deliveries SET state = 'cancelled', finished_at_ms = $1, claim_seq = claim_seq + 1, \
-     claimed_by = NULL WHERE event_id = $2 AND state IN ('pending', 'retrying')";
+     claimed_by = NULL WHERE event_id = $2 AND state IN ('pending', 'retrying', 'paused')";
 
 #[async_trait]
 impl<B: Backend> Outbox for B {
