@@ -55,6 +55,13 @@ pub struct BenchArgs {
     /// `POST /{phone-number-id}/messages`, each with its sent, delivered and read webhooks.
     #[arg(long)]
     pub sends: Option<u64>,
+    /// Measure relay mode instead: `--events` changes in Meta-style signed POSTs to the ingest
+    /// path, fanned out to three internal apps with batching off; `--steady-rate` is changes/s.
+    #[arg(long, conflicts_with = "sends")]
+    pub relay: bool,
+    /// Changes per upstream POST with `--relay`.
+    #[arg(long, default_value_t = 100)]
+    pub changes_per_post: u64,
 }
 
 #[derive(Default)]
@@ -115,6 +122,9 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     if let Some(sends) = a.sends {
         return crate::bench_messages::run(a, sends).await;
+    }
+    if a.relay {
+        return crate::bench_relay::run(a).await;
     }
     if a.apps == 0 || a.wabas == 0 || a.concurrency == 0 || a.events == 0 {
         bail!("--apps, --wabas, --concurrency and --events must be positive");

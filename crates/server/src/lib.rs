@@ -13,6 +13,7 @@
 
 pub mod bench;
 mod bench_messages;
+mod bench_relay;
 pub mod check_receiver;
 /// Invariants for the fuzz targets and their property tests; not an API.
 #[doc(hidden)]

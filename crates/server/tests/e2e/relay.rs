@@ -779,3 +779,197 @@ async fn the_relay_killed_with_fan_out_pending_delivers_everything_after_a_resta
     assert_eq!(seen(&rx), acked, "{before} arrived before the kill");
     assert_signed(&rx.posts(), INTERNAL_1_SECRET);
 }
+
+// ---- Several relay nodes behind a load balancer ---------------------------------------------
+
+/// Signs `body` as Meta would and POSTs it to `base`'s ingest path; whether it was acknowledged.
+async fn post_upstream(http: &reqwest::Client, base: &str, body: &str) -> bool {
+    let r = http
+        .post(format!("{base}{INGEST}"))
+        .header(
+            "x-hub-signature-256",
+            signature::sign(META_APP_SECRET, body.as_bytes()),
+        )
+        .body(body.to_string())
+        .send()
+        .await;
+    matches!(r, Ok(r) if r.status() == 200)
+}
+
+fn numbered_body(n: u64) -> String {
+    format!(
+        "{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"id\":\"{WABA}\",\"changes\":[{{\"value\":{{\"n\":{n}}},\"field\":\"account_update\"}}]}}]}}"
+    )
+}
+
+/// How many times each change (`value.n`) reached the receiver.
+fn arrivals_by_n(rx: &Receiver) -> std::collections::HashMap<u64, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for (_, _, v) in changes_of(&rx.posts()) {
+        let n = serde_json::from_str::<Value>(&v).unwrap()["n"]
+            .as_u64()
+            .unwrap();
+        *seen.entry(n).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Two relay processes on one PostgreSQL database behind a (simulated) round-robin balancer:
+/// Meta's POSTs land on either, the same body landing on both is fanned out once, and a node
+/// SIGKILLed right after acknowledging POSTs whose fan-out is pending loses none of them: the
+/// survivor sends them once the dead node's heartbeat has stopped (its lease is far longer than
+/// the test waits, so only the heartbeat can hand its claims over).
+#[tokio::test]
+async fn relay_nodes_share_ingest_and_a_killed_node_loses_no_acknowledged_post() {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let rx = Receiver::start().await;
+    let one_dir = crate::harness::postgres_dir();
+    let two_dir = one_dir.sharing();
+    let node = |id: &'static str| {
+        [
+            ("WABAHOOK_DELIVERY__NODE_ID", id),
+            ("WABAHOOK_DELIVERY__LEASE_MS", "600000"),
+            ("WABAHOOK_DELIVERY__HEARTBEAT_MS", "200"),
+            ("WABAHOOK_DELIVERY__NODE_SILENCE_MS", "1500"),
+            // One change per POST, two at a time: a backlog builds behind the slow receiver.
+            ("WABAHOOK_DELIVERY__BATCH_MAX_CHANGES", "1"),
+            ("WABAHOOK_DELIVERY__MAX_IN_FLIGHT_PER_TARGET", "2"),
+        ]
+    };
+    let (mut one, one_base) = spawn_relay(&one_dir, &node("relay-one"));
+    let (mut two, two_base) = spawn_relay(&two_dir, &node("relay-two"));
+    subscribe(
+        &http,
+        &one_base,
+        INTERNAL_1,
+        INTERNAL_1_SECRET,
+        &rx.url("/hook/lb"),
+        VERIFY_TOKEN,
+        "account_update",
+        TOKEN,
+    )
+    .await;
+    let store = wabahook_store::open(
+        &one_dir.store_url(),
+        std::sync::Arc::new(wabahook_model::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    rx.answer_after("/hook/lb", Duration::from_millis(300));
+
+    // Round robin over both nodes, 60 POSTs in flight at once.
+    let bases = [one_base.clone(), two_base.clone()];
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..60u64 {
+        let (http, base) = (http.clone(), bases[(n % 2) as usize].clone());
+        set.spawn(async move {
+            post_upstream(&http, &base, &numbered_body(n))
+                .await
+                .then_some(n)
+        });
+    }
+    // The same body reaching both nodes at once (Meta's retry landing elsewhere).
+    let same = numbered_body(1000);
+    for base in &bases {
+        let (http, base, same) = (http.clone(), base.clone(), same.clone());
+        set.spawn(async move { post_upstream(&http, &base, &same).await.then_some(1000) });
+    }
+    let mut acked = HashSet::new();
+    let mut same_acks = 0;
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Some(1000) => same_acks += 1,
+            Some(n) => {
+                acked.insert(n);
+            }
+            None => {}
+        }
+    }
+    assert_eq!(acked.len(), 60, "every upstream POST acknowledged");
+    assert_eq!(same_acks, 2, "the same body is acknowledged by both nodes");
+    acked.insert(1000);
+
+    // Node one holds claimed, unfinished work; it then acknowledges more POSTs and dies at once.
+    let all = wabahook_store::DeliveryFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let held = store
+            .deliveries(&all)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.claimed_by.as_deref() == Some("relay-one"))
+            .count();
+        if held > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node one never held a claim"
+        );
+        rx.wait_for_post(Duration::from_millis(100)).await;
+    }
+    for n in 2000..2010u64 {
+        assert!(post_upstream(&http, &one_base, &numbered_body(n)).await);
+        acked.insert(n);
+    }
+    one.kill().unwrap();
+    one.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    let before = arrivals_by_n(&rx).len();
+    assert!(
+        before < acked.len(),
+        "the kill came before everything was delivered"
+    );
+    rx.answer_after("/hook/lb", Duration::ZERO);
+
+    let mut missing = acked.len();
+    while killed_at.elapsed() < Duration::from_secs(60) {
+        let seen = arrivals_by_n(&rx);
+        missing = acked.iter().filter(|n| !seen.contains_key(n)).count();
+        if missing == 0 {
+            break;
+        }
+        rx.wait_for_post(Duration::from_millis(200)).await;
+    }
+    let counts = admin_get(&http, &two_base, "relay/counts").await;
+    two.kill().unwrap();
+    two.wait().unwrap();
+    assert_eq!(
+        missing, 0,
+        "{missing} acknowledged changes never arrived from the surviving node ({before} had \
+         arrived before the kill)"
+    );
+    // Every change became one event; the body both nodes took was fanned out once.
+    assert_eq!(
+        (
+            counts["ingested"].as_i64(),
+            counts["duplicate_bodies"].as_i64(),
+            counts["events"].as_i64()
+        ),
+        (Some(72), Some(1), Some(acked.len() as i64)),
+        "{counts}"
+    );
+    // Only what node one was sending when it died may arrive twice: at most its two in flight.
+    let twice = arrivals_by_n(&rx).values().filter(|&&k| k > 1).count();
+    eprintln!(
+        "{} changes acknowledged, {before} arrived before the kill, {twice} arrived twice",
+        acked.len()
+    );
+    assert!(twice <= 2, "{twice} changes arrived more than once");
+    assert_signed(&rx.posts(), INTERNAL_1_SECRET);
+}
+
+async fn admin_get(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    let r = http
+        .get(format!("{base}/admin/v1/{path}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap()
+}
