@@ -6,7 +6,8 @@
 //! backend that lacks a hook, or has one of the wrong shape, does not compile:
 //!
 //! - the hot path — events, attempt results, claims, releases, held-back targets: SQLite runs it
-//!   as group commits on a writer thread of its own, PostgreSQL as multi-row statements,
+//!   as group commits on a writer thread of its own, PostgreSQL as multi-row statements (events
+//!   as group commits too),
 //! - how a write transaction begins ([`Backend::BEGIN_WRITE`]), how a bulk load counts
 //!   ([`Backend::COUNT_TO`]), and what follows a bulk load,
 //! - how two nodes keep off the same rows ([`Backend::SKIP_LOCKED`]), and whether one node owns

@@ -7,8 +7,10 @@
 //! given back once it has been silent long enough (or when it restarts with the same id), and
 //! come due again when their lease ends in any case. New deliveries fire a `NOTIFY`
 //! (from a trigger, sent at commit); each node `LISTEN`s and wakes its workers, with polling
-//! left as the fallback.
+//! left as the fallback. Event inserts are group commits ([`committer`]): one flush for many
+//! callers' events.
 
+mod committer;
 mod hot;
 mod listen;
 
@@ -19,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, Postgres};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 use wabahook_model::clock::Clock;
 
 use crate::backend::{Backend, Shared, WorldWatch};
@@ -39,6 +41,7 @@ pub struct PgStore {
     shared: Shared<Postgres>,
     work: Arc<Notify>,
     listener: tokio::task::JoinHandle<()>,
+    events: mpsc::Sender<committer::EventJob>,
 }
 
 impl Drop for PgStore {
@@ -95,16 +98,19 @@ impl PgStore {
         let work = Arc::new(Notify::new());
         let world = Arc::new(WorldWatch::default());
         let listener = tokio::spawn(listen::listen(pool.clone(), work.clone(), world.clone()));
+        let events = committer::start(pool.clone());
         Ok(PgStore {
             shared: Shared::new(pool.clone(), pool, world, clock),
             work,
             listener,
+            events,
         })
     }
 }
 
-/// The hot path as multi-row statements ([`hot`]), each call a transaction of its own; other
-/// nodes hear of new work and world changes by `NOTIFY` ([`listen`]).
+/// Events go to the group committer ([`committer`]); the rest of the hot path is multi-row
+/// statements ([`hot`]), each call a transaction of its own; other nodes hear of new work and
+/// world changes by `NOTIFY` ([`listen`]).
 #[async_trait]
 impl Backend for PgStore {
     type Db = Postgres;
@@ -125,17 +131,16 @@ impl Backend for PgStore {
     }
 
     async fn write_event(&self, write: EventWrite<'_>) -> StoreResult<()> {
-        let mut tx = self.shared.write.begin().await?;
-        for result in crate::concerns::events::insert_events_in::<Postgres>(
-            &mut tx,
-            std::slice::from_ref(&write),
-        )
-        .await?
-        {
-            result?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (done, wait) = oneshot::channel();
+        let gone = || StoreError::Config("the PostgreSQL event committer has stopped".into());
+        let job = committer::EventJob {
+            event: write.event.clone(),
+            deliveries: write.deliveries.to_vec(),
+            expires_at_ms: write.expires_at_ms,
+            done,
+        };
+        self.events.send(job).await.map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
     }
 
     async fn write_attempts(
