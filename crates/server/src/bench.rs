@@ -160,19 +160,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             "access_token": "EAAW-bench-token-dead", "permissions": ["whatsapp_business_management"],
             "assets": [{"waba_id": DEAD_WABA, "access": "MANAGE"}]}));
     }
-    let seed_path = dir.join("seed.json");
-    std::fs::write(&seed_path, seed.to_string())?;
-    let mut cfg = ServeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.join("data"),
-        admin_token: Some("bench".into()),
-        seed: Some(seed_path),
-        demo: false,
-        database: a.database.clone(),
-        ..ServeConfig::default()
-    };
-    cfg.rate_limit.enabled = false;
-    cfg.delivery.batch_max_changes = a.batch;
+    let cfg = bench_config(&dir, &seed, &a)?;
     let cfg_database_url = cfg.database_url();
     let server = Server::start(cfg).await?;
     let base = format!("http://{}", server.addr());
@@ -465,6 +453,29 @@ async fn dead_backlog(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The configuration of a bench's server: `seed` written in `dir` and applied, no demo world,
+/// the admin token `bench`, Meta's rate limits off, and the bench's store and batch size.
+pub(crate) fn bench_config(
+    dir: &std::path::Path,
+    seed: &serde_json::Value,
+    a: &BenchArgs,
+) -> anyhow::Result<ServeConfig> {
+    let seed_path = dir.join("seed.json");
+    std::fs::write(&seed_path, seed.to_string())?;
+    let mut cfg = ServeConfig {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.join("data"),
+        admin_token: Some("bench".into()),
+        seed: Some(seed_path),
+        demo: false,
+        database: a.database.clone(),
+        ..ServeConfig::default()
+    };
+    cfg.rate_limit.enabled = false;
+    cfg.delivery.batch_max_changes = a.batch;
+    Ok(cfg)
 }
 
 pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -16,8 +16,8 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
-use crate::bench::{peak_rss_mb, percentile, tempfile_dir, BenchArgs};
-use crate::{ServeConfig, Server};
+use crate::bench::{bench_config, peak_rss_mb, percentile, tempfile_dir, BenchArgs};
+use crate::Server;
 
 const PHONE: &str = "300000000000001";
 const TOKEN: &str = "EAAW-bench-messaging-token";
@@ -99,19 +99,7 @@ pub async fn run(a: BenchArgs, sends: u64) -> anyhow::Result<()> {
                     "permissions": ["whatsapp_business_management", "whatsapp_business_messaging"],
                     "assets": [{"waba_id": "200000000000001", "access": "MANAGE"}]}]
     });
-    let seed_path = dir.join("seed.json");
-    std::fs::write(&seed_path, seed.to_string())?;
-    let mut cfg = ServeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.join("data"),
-        admin_token: Some("bench".into()),
-        seed: Some(seed_path),
-        demo: false,
-        database: a.database.clone(),
-        ..ServeConfig::default()
-    };
-    cfg.rate_limit.enabled = false;
-    cfg.delivery.batch_max_changes = a.batch;
+    let mut cfg = bench_config(&dir, &seed, &a)?;
     // Meta's limits would refuse a bench; statuses are due at once, so the latency measured is
     // the pipeline's own (Meta's delays are configuration).
     cfg.simulator.throughput_per_second = 0;

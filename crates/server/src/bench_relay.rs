@@ -22,7 +22,7 @@ use wabahook_receiver::samples::{self, SampleContext};
 use wabahook_receiver::signature;
 
 use crate::bench::{peak_rss_mb, percentile, tempfile_dir, BenchArgs};
-use crate::{ServeConfig, Server};
+use crate::Server;
 
 const WABA: &str = "200000000000001";
 const PHONE: &str = "300000000000001";
@@ -167,18 +167,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             "access_token": format!("EAAW-bench-token-{i:06}"), "permissions": ["whatsapp_business_management", "whatsapp_business_messaging"],
             "assets": [{"waba_id": "W", "access": "MANAGE"}]}));
     }
-    let seed_path = dir.join("seed.json");
-    std::fs::write(&seed_path, seed.to_string())?;
-    let mut cfg = ServeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.join("data"),
-        admin_token: Some("bench".into()),
-        seed: Some(seed_path),
-        demo: false,
-        database: a.database.clone(),
-        ..ServeConfig::default()
-    };
-    cfg.rate_limit.enabled = false;
+    let mut cfg = crate::bench::bench_config(&dir, &seed, &a)?;
     cfg.delivery.batch_max_changes = 1;
     cfg.relay = RelaySettings {
         enabled: true,
